@@ -1,0 +1,42 @@
+# Paperround: the habits in one place. Every target installs what it needs first.
+VENV    ?= .venv
+PYTHON  ?= python3
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed-stamp
+
+.PHONY: install system-deps run test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## install: create .venv and install Paperround with its dev extras
+install: $(STAMP)
+
+## system-deps: Debian packages the tests and benchmarks drive (chromium, smtp-sink, spamassassin)
+system-deps:
+	@sh config/system-deps.sh
+
+## run: the main job on embedded defaults
+run: install
+	$(BIN)/paperround init
+	-$(BIN)/paperround ingest
+	$(BIN)/paperround papers list --top 10
+
+## test: the whole suite (set CI=true to make PostgreSQL/Redis tests fail instead of skip)
+test: install system-deps
+	$(BIN)/pytest
+
+## lint: ruff and mypy, both must be clean
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+## bench: the benchmarks; figures go to docs/benchmarks.md
+bench: install system-deps
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,44 @@
+"""The trending score: how much attention a paper gets now, discounted by its age.
+
+    points   = upvotes + 2 * velocity + 2 * (sources - 1) + 1
+    score    = points / (age_hours + 2) ** gravity
+
+- upvotes: the highest count any source reports (Hugging Face daily papers carry them);
+- velocity: upvotes gained over the last 24 hours, from the upvote history (a paper climbing
+  now outranks one that collected the same votes last week);
+- sources: how many feeds carry the paper (being picked up by several lists is a signal even
+  for feeds without votes);
+- age_hours: hours since Paperround first saw the paper, or since it was published when that
+  is later (a paper re-listed long after publication is judged by its fresh listing);
+- gravity (setting `ranking_gravity`, default 1.5) sets how fast old papers sink, as on
+  Hacker News; the +1 and +2 keep brand-new, vote-less papers ordered by age, not tied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+VELOCITY_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    upvotes: int
+    velocity: int
+    sources: int
+    first_seen_at: datetime
+    published_at: datetime | None
+
+
+def age_hours(signals: Signals, now: datetime) -> float:
+    start = signals.first_seen_at
+    if signals.published_at is not None and signals.published_at > start:
+        start = signals.published_at
+    return max(0.0, (now - start).total_seconds() / 3600)
+
+
+def trending_score(signals: Signals, now: datetime, gravity: float = 1.5) -> float:
+    """The score papers are ranked by (higher is more trending)."""
+    points = signals.upvotes + 2 * max(0, signals.velocity) + 2 * max(0, signals.sources - 1) + 1
+    return float(points / (age_hours(signals, now) + 2) ** gravity)

@@ -1,0 +1,196 @@
+"""Typed settings: config/defaults.toml, then an optional TOML file, then PAPERROUND_* variables.
+
+Invalid values fail at start with one line naming the setting (SettingsError), so a typo in
+production is caught before any feed is fetched or any mail is sent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.resources import config_dir
+
+ENV_PREFIX = "PAPERROUND_"
+
+
+class SettingsError(ValueError):
+    """A setting has an invalid value; the message names it and says what is expected."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable. Field names are the TOML keys; env names are upper-cased."""
+
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    user_agent: str = "Paperround/0.1"
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    max_feed_bytes: int = 20_000_000
+    max_redirects: int = 5
+    max_retries: int = 2
+    max_retry_after: float = 30.0
+    default_sources: tuple[str, ...] = ()
+    ranking_gravity: float = 1.5
+    # Identity of the service (links in mail, headers)
+    site_name: str = "Paperround"
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = ""
+    sender_address: str = "digest@paperround.example.org"
+    sender_name: str = "Paperround"
+    postal_address: str = ""
+    # Mail delivery
+    smtp_url: str = "capture"
+    capture_port: int = 8025
+    send_rate: float = 0.0
+    send_batch_size: int = 100
+    send_max_attempts: int = 5
+    retry_backoff_seconds: float = 60.0
+    claim_timeout_seconds: float = 600.0
+    dkim_selector: str = ""
+    dkim_domain: str = ""
+    dkim_key_path: str = ""
+    # Editions
+    edition_pool_size: int = 100
+    default_papers_per_digest: int = 10
+    max_papers_per_digest: int = 20
+
+    @property
+    def maildir(self) -> Path:
+        """Where the embedded capture SMTP server stores what it receives."""
+        return self.data_dir / "mail"
+
+    @property
+    def sender_domain(self) -> str:
+        return self.sender_address.rpartition("@")[2]
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured URL, or an SQLite file under data_dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'paperround.db').resolve()}"
+
+
+def _coerce(name: str, raw: Any, annotation: Any) -> Any:
+    """Turn a TOML value or an environment string into the field's type, or raise SettingsError."""
+    env_name = ENV_PREFIX + name.upper()
+    value: Any
+    try:
+        if annotation is Path:
+            value = Path(str(raw))
+        elif annotation is bool:
+            if isinstance(raw, bool):
+                value = raw
+            elif str(raw).strip().lower() in {"1", "true", "yes", "on"}:
+                value = True
+            elif str(raw).strip().lower() in {"0", "false", "no", "off", ""}:
+                value = False
+            else:
+                raise ValueError("expected true or false")
+        elif annotation is int:
+            if isinstance(raw, bool):
+                raise ValueError("expected an integer")
+            value = int(str(raw).replace("_", ""))
+        elif annotation is float:
+            if isinstance(raw, bool):
+                raise ValueError("expected a number")
+            value = float(raw)
+        elif annotation is str:
+            if not isinstance(raw, str | int | float):
+                raise ValueError("expected a string")
+            value = str(raw)
+        elif typing.get_origin(annotation) is tuple:
+            if isinstance(raw, str):
+                items = [part.strip() for part in raw.split(",") if part.strip()]
+            elif isinstance(raw, list):
+                items = [str(part) for part in raw]
+            else:
+                raise ValueError("expected a list")
+            value = tuple(items)
+        else:  # pragma: no cover - a new field type needs a branch above
+            raise ValueError(f"unsupported setting type {annotation!r}")
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"invalid setting {name} ({env_name}={raw!r}): {exc}") from exc
+    return value
+
+
+def _validate(settings: Settings) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    def bad(name: str, why: str) -> SettingsError:
+        shown = f"{ENV_PREFIX}{name.upper()}={getattr(settings, name)!r}"
+        return SettingsError(f"invalid setting {name} ({shown}): {why}")
+
+    if settings.database_url:
+        try:
+            make_url(settings.database_url)
+        except ArgumentError:
+            example = "e.g. postgresql+psycopg://host/db"
+            raise bad("database_url", f"not a database URL, {example}") from None
+    for name in ("connect_timeout", "read_timeout", "ranking_gravity"):
+        if getattr(settings, name) <= 0:
+            raise bad(name, "must be greater than 0")
+    for name in ("max_feed_bytes", "max_redirects"):
+        if getattr(settings, name) < 1:
+            raise bad(name, "must be at least 1")
+    if "@" not in settings.sender_address or any(c in settings.sender_address for c in "\r\n <>"):
+        raise bad("sender_address", "must be a plain address like digest@example.org")
+    if not settings.base_url.startswith(("http://", "https://")):
+        raise bad("base_url", "must start with http:// or https://")
+    for name in ("send_batch_size", "send_max_attempts", "edition_pool_size", "capture_port"):
+        if getattr(settings, name) < 1:
+            raise bad(name, "must be at least 1")
+    if not 1 <= settings.default_papers_per_digest <= settings.max_papers_per_digest:
+        raise bad("default_papers_per_digest", "must be between 1 and max_papers_per_digest")
+    for name in ("send_rate", "retry_backoff_seconds", "claim_timeout_seconds"):
+        if getattr(settings, name) < 0:
+            raise bad(name, "must be 0 or more")
+    if settings.max_retries < 0:
+        raise bad("max_retries", "must be 0 or more")
+    if settings.max_retry_after < 0:
+        raise bad("max_retry_after", "must be 0 or more")
+
+
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise SettingsError(f"{what} {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{what} {path} is not valid TOML: {exc}") from None
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from defaults, PAPERROUND_CONFIG's file and PAPERROUND_* variables."""
+    env = os.environ if environ is None else environ
+    hints = typing.get_type_hints(Settings)
+    known = {f.name for f in dataclasses.fields(Settings)}
+
+    layered: dict[str, Any] = _read_toml(config_dir() / "defaults.toml", "defaults file")
+    if env.get(ENV_PREFIX + "CONFIG"):
+        layered.update(_read_toml(Path(env[ENV_PREFIX + "CONFIG"]), "config file"))
+    for name in known:
+        env_name = ENV_PREFIX + name.upper()
+        if env_name in env:
+            layered[name] = env[env_name]
+
+    values: dict[str, Any] = {}
+    for key, raw in layered.items():
+        if key not in known:
+            raise SettingsError(
+                f"unknown setting {key!r} in the config file; see config/defaults.toml"
+            )
+        values[key] = _coerce(key, raw, hints[key])
+    settings = Settings(**values)
+    _validate(settings)
+    return settings

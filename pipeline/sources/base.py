@@ -1,0 +1,73 @@
+"""The common interface of source formats: bytes in, normalized PaperEntry records out.
+
+Every format module exposes one object satisfying `SourceFormat`. Parsing is pure (no network,
+no store): fetching lives in pipeline/fetch.py and storing in pipeline/ingest.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+class FeedError(Exception):
+    """The whole body was refused. `str(error)` is one line saying why, fit for `sources list`."""
+
+
+@dataclass(frozen=True, slots=True)
+class PaperEntry:
+    """One paper as one source describes it, already normalized (see pipeline/normalize.py).
+
+    `key` is the store's identity: "arxiv:<id without version>", else "doi:<doi lower-cased>",
+    else "url:<canonical link>". Text fields are single-line, plain text (no markup).
+    """
+
+    key: str
+    title: str
+    external_id: str
+    arxiv_id: str | None = None
+    version: int | None = None
+    doi: str | None = None
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    primary_category: str | None = None
+    links: Mapping[str, str] = field(default_factory=dict)
+    comment: str | None = None
+    thumbnail: str | None = None
+    published_at: datetime | None = None
+    upvotes: int | None = None
+    num_comments: int | None = None
+    github_stars: int | None = None
+    announce_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedEntry:
+    """An entry that could not become a paper (no title, no usable id): kept for the summary."""
+
+    position: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    entries: list[PaperEntry]
+    skipped: list[SkippedEntry] = field(default_factory=list)
+    feed_title: str | None = None
+
+
+class SourceFormat(Protocol):
+    """A feed format. `kind` is the name users pass to `sources add --kind`."""
+
+    kind: str
+
+    def sniff(self, body: bytes, content_type: str | None) -> bool:
+        """True when `body` looks like this format (used to auto-detect the kind)."""
+        ...
+
+    def parse(self, body: bytes, *, url: str, content_type: str | None = None) -> ParseResult:
+        """Parse a whole body. Raises FeedError with a one-line reason when it is unusable."""
+        ...

@@ -1,0 +1,260 @@
+"""Typed SQLAlchemy models.
+
+Timestamps are timezone-aware UTC; defaults run per row (a callable), never once at import.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from pipeline.timeutil import utcnow
+
+# BIGINT on PostgreSQL, INTEGER (the rowid alias, so it autoincrements) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as UTC; SQLite hands back naive values, so tag them as UTC again."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use pipeline.timeutil.utcnow()")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON, list[int]: JSON}
+
+
+class Source(Base):
+    """A feed Paperround fetches, with the validators and outcome of its last fetch."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    url: Mapped[str] = mapped_column(String(2000))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    interval_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[str | None] = mapped_column(String(20))  # ok | not_modified | failed
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_counts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    sightings: Mapped[list[Sighting]] = relationship(back_populates="source", passive_deletes=True)
+
+
+class Paper(Base):
+    """One paper, however many sources carry it: keyed by arXiv id, else DOI, else canonical URL."""
+
+    __tablename__ = "papers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(600), unique=True)
+    arxiv_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    doi: Mapped[str | None] = mapped_column(String(300))
+    title: Mapped[str] = mapped_column(Text)
+    abstract: Mapped[str] = mapped_column(Text, default="")
+    authors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    primary_category: Mapped[str | None] = mapped_column(String(40))
+    links: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    comment: Mapped[str | None] = mapped_column(Text)
+    thumbnail: Mapped[str | None] = mapped_column(String(2000))
+    version: Mapped[int | None] = mapped_column(Integer)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    upvotes: Mapped[int] = mapped_column(Integer, default=0)
+    num_comments: Mapped[int] = mapped_column(Integer, default=0)
+    github_stars: Mapped[int | None] = mapped_column(Integer)
+
+    sightings: Mapped[list[Sighting]] = relationship(back_populates="paper", passive_deletes=True)
+
+
+class Sighting(Base):
+    """A paper as carried by one source: when first and last seen there, and its upvotes there."""
+
+    __tablename__ = "sightings"
+    __table_args__ = (UniqueConstraint("paper_id", "source_id", name="uq_sighting_paper_source"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    announce_type: Mapped[str | None] = mapped_column(String(20))
+    upvotes: Mapped[int | None] = mapped_column(Integer)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    paper: Mapped[Paper] = relationship(back_populates="sightings")
+    source: Mapped[Source] = relationship(back_populates="sightings")
+
+
+class UpvoteSnapshot(Base):
+    """An upvote count observed at a time, kept only when it changed: the history velocity uses."""
+
+    __tablename__ = "upvote_snapshots"
+    __table_args__ = (Index("ix_upvote_snapshots_paper_time", "paper_id", "observed_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    upvotes: Mapped[int] = mapped_column(Integer)
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Subscriber(Base):
+    """A reader: address, life-cycle status, consent record and digest preferences.
+
+    `email` keeps the address as given (domain lower-cased, IDN as Unicode); `email_key` is its
+    case-folded form, unique, so "Ann@X.org" and "ann@x.org" are one reader.
+    """
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320), unique=True)
+    # pending -> active -> unsubscribed; bounced / complained are suppressed.
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    cadence: Mapped[str] = mapped_column(String(10), default="daily")
+    papers_per_digest: Mapped[int] = mapped_column(Integer, default=10)
+    send_hour: Mapped[int] = mapped_column(Integer, default=8)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    weekly_day: Mapped[int] = mapped_column(Integer, default=0)  # 0 = Monday
+    paused: Mapped[bool] = mapped_column(default=False)
+    token_version: Mapped[int] = mapped_column(Integer, default=1)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_channel: Mapped[str | None] = mapped_column(String(20))  # web | api | cli | import
+    consent_ip: Mapped[str | None] = mapped_column(String(64))
+    consent_user_agent: Mapped[str | None] = mapped_column(String(500))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Suppression(Base):
+    """An address we must not mail (hard bounce, complaint, admin): checked before every send."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email_key: Mapped[str] = mapped_column(String(320), unique=True)
+    reason: Mapped[str] = mapped_column(String(20))  # bounced | complained | admin
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Edition(Base):
+    """One issue of the digest for a cadence and date slot, with its ranked papers."""
+
+    __tablename__ = "editions"
+    __table_args__ = (UniqueConstraint("cadence", "slot_date", name="uq_edition_slot"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    cadence: Mapped[str] = mapped_column(String(10))
+    slot_date: Mapped[date] = mapped_column(Date)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    paper_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # ranked, best first
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    status: Mapped[str] = mapped_column(String(20), default="planned")  # planned|sending|done
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Segment(Base):
+    """Readers of an edition who get the same papers: rendered once, personalized per reader."""
+
+    __tablename__ = "segments"
+    __table_args__ = (
+        UniqueConstraint("edition_id", "selection_hash", name="uq_segment_selection"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    selection_hash: Mapped[str] = mapped_column(String(64))
+    paper_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+class Delivery(Base):
+    """The ledger row of one (edition, reader): claimed before sending, settled after.
+
+    status: pending -> claimed -> sent | retry (-> claimed ...) | failed | unknown | skipped.
+    `claim_token` names the sender holding the claim, so only it can settle the row.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("edition_id", "subscriber_id", name="uq_delivery_edition_reader"),
+        Index("ix_deliveries_edition_status", "edition_id", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message_id: Mapped[str | None] = mapped_column(String(300))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class DeliveryAttempt(Base):
+    """Every try at a delivery, kept for audit: sends, retries, deliberate resends."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20), default="send")  # send | resend
+    outcome: Mapped[str] = mapped_column(String(20))  # sent | retry | failed | unknown | requested
+    code: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(300))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,41 @@
+"""The `paperround` command line: the admin's door into every pipeline function."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from workers.cli.digest import digest, resend
+from workers.cli.papers import papers
+from workers.cli.runtime import Runtime
+from workers.cli.sources import ingest, init, sources
+from workers.cli.subscribers import subscribers
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.version_option(package_name="paperround")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
+    """Paperround: trending papers in your inbox.
+
+    Settings come from config/defaults.toml and PAPERROUND_* environment variables
+    (e.g. PAPERROUND_DATABASE_URL).
+    """
+    level = {0: logging.ERROR, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = Runtime()
+
+
+cli.add_command(init)
+cli.add_command(sources)
+cli.add_command(ingest)
+cli.add_command(papers)
+cli.add_command(subscribers)
+cli.add_command(digest)
+cli.add_command(resend)
+
+
+def main() -> None:
+    cli(prog_name="paperround")

@@ -1,0 +1,161 @@
+"""`paperround init`, `paperround sources ...` and `paperround ingest`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from pipeline.catalog import (
+    AUTO,
+    SourceSpec,
+    add_source,
+    list_sources,
+    remove_source,
+    seed_defaults,
+)
+from pipeline.fetch import Fetcher
+from pipeline.ingest import SourceOutcome, ingest_source, select_sources
+from pipeline.sources import FORMATS
+from pipeline.store.db import init_store, write_transaction
+from workers.cli.runtime import Runtime, echo_json, friendly_errors, pass_runtime
+
+
+@click.command()
+@pass_runtime
+@friendly_errors
+def init(rt: Runtime) -> None:
+    """Create or upgrade the database schema and add the default sources if there are none.
+
+    Safe to run again at any time: migrations that already ran are skipped.
+    """
+    init_store(rt.engine)
+    with write_transaction(rt.sessions) as session:
+        added = seed_defaults(session, rt.settings.default_sources)
+    click.echo(f"store ready: {rt.engine.url.render_as_string(hide_password=True)}")
+    for source in added:
+        click.echo(f"added default source {source.name} ({source.kind}) {source.url}")
+
+
+@click.group()
+def sources() -> None:
+    """Manage the feeds Paperround ingests."""
+
+
+@sources.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option(
+    "--kind",
+    type=click.Choice(sorted(FORMATS)),
+    default=None,
+    help="Feed format; detected from the first fetch when omitted.",
+)
+@pass_runtime
+@friendly_errors
+def sources_add(rt: Runtime, name: str, url: str, kind: str | None) -> None:
+    """Add source NAME fetched from URL.
+
+    Example: paperround sources add cs-cl https://rss.arxiv.org/rss/cs.CL --kind arxiv-rss
+    """
+    with write_transaction(rt.sessions) as session:
+        source = add_source(session, SourceSpec(name=name, url=url, kind=kind or AUTO))
+    click.echo(f"added source {source.name} ({source.kind}) {source.url}")
+
+
+@sources.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@pass_runtime
+@friendly_errors
+def sources_list(rt: Runtime, as_json: bool) -> None:
+    """List sources with the outcome of their last fetch."""
+    with rt.sessions() as session:
+        rows = list_sources(session)
+    if as_json:
+        echo_json(
+            [
+                {
+                    "name": s.name,
+                    "kind": s.kind,
+                    "url": s.url,
+                    "enabled": s.enabled,
+                    "last_status": s.last_status,
+                    "last_error": s.last_error,
+                    "last_fetched_at": s.last_fetched_at,
+                    "last_ok_at": s.last_ok_at,
+                    "last_counts": s.last_counts,
+                }
+                for s in rows
+            ]
+        )
+        return
+    if not rows:
+        click.echo("no sources; add one with `paperround sources add NAME URL`")
+    for s in rows:
+        when = s.last_fetched_at.strftime("%Y-%m-%d %H:%M UTC") if s.last_fetched_at else "never"
+        status = s.last_status or "not fetched"
+        click.echo(f"{s.name:<20} {s.kind:<11} {status:<12} {when:<21} {s.url}")
+        if s.last_error:
+            click.echo(f"{'':<20} error: {s.last_error}")
+
+
+@sources.command("remove")
+@click.argument("name")
+@pass_runtime
+@friendly_errors
+def sources_remove(rt: Runtime, name: str) -> None:
+    """Remove source NAME (papers it brought stay in the store)."""
+    with write_transaction(rt.sessions) as session:
+        remove_source(session, name)
+    click.echo(f"removed source {name}")
+
+
+def _summary_line(o: SourceOutcome) -> str:
+    if o.status == "failed":
+        return f"{o.name:<20} FAILED     {o.error}"
+    if o.status == "not_modified":
+        return f"{o.name:<20} unchanged  (not modified since last fetch)"
+    skipped = f", {o.skipped} skipped" if o.skipped else ""
+    return (
+        f"{o.name:<20} ok         {o.new} new, {o.updated} updated, "
+        f"{o.unchanged} unchanged{skipped}"
+    )
+
+
+@click.command()
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print the per-source summary as JSON.")
+@pass_runtime
+@friendly_errors
+def ingest(rt: Runtime, names: tuple[str, ...], as_json: bool) -> None:
+    """Fetch and store papers from all enabled sources, or only from NAMES.
+
+    Exits with status 1 when any source failed (the others are still ingested).
+    """
+    with rt.sessions() as session:
+        chosen = select_sources(session, names)
+    outcomes: list[SourceOutcome] = []
+    with (
+        Fetcher.from_settings(rt.settings) as fetcher,
+        click.progressbar(
+            chosen,
+            label="ingesting",
+            file=sys.stderr,
+            item_show_func=lambda s: s.name if s is not None else None,
+        ) as bar,
+    ):
+        for source in bar:
+            outcomes.append(ingest_source(rt.sessions, source, fetcher))
+    if as_json:
+        echo_json([o.as_dict() for o in outcomes])
+    else:
+        for outcome in outcomes:
+            click.echo(_summary_line(outcome))
+        totals = {k: sum(getattr(o, k) for o in outcomes) for k in ("new", "updated", "unchanged")}
+        failed = sum(o.status == "failed" for o in outcomes)
+        click.echo(
+            f"total: {totals['new']} new, {totals['updated']} updated, "
+            f"{totals['unchanged']} unchanged, {failed} failed source(s)"
+        )
+    if any(o.status == "failed" for o in outcomes):
+        raise click.exceptions.Exit(1)
