@@ -1,0 +1,48 @@
+"""Email address validation and normalization (syntax only: no DNS lookups, ever, here).
+
+The stored form keeps the local part as typed (some servers are case-sensitive there, RFC 5321
+sec. 2.4) with the domain lower-cased and IDN domains in Unicode; the lookup key case-folds the
+whole address so "Ann@Example.org" and "ann@example.org" are one reader.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+
+MAX_LENGTH = 254  # RFC 3696 errata: the longest address that fits a forward path
+
+
+class AddressError(ValueError):
+    """The address was refused; the message is fit to show next to the form field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    email: str  # normalized, for display and for the To header
+    key: str  # case-folded, unique in the store
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(ch)[0] == "C" for ch in text)
+
+
+def normalize_address(raw: str) -> Address:
+    """Validate `raw` and return its normalized form, or raise AddressError saying why."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise AddressError("Please enter an email address.")
+    if _has_control(raw):
+        raise AddressError("The address contains line breaks or control characters.")
+    candidate = raw.strip()
+    if len(candidate) > MAX_LENGTH:
+        raise AddressError(f"The address is longer than {MAX_LENGTH} characters.")
+    try:
+        checked = validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise AddressError(f"This is not a valid email address: {exc}") from None
+    email = checked.normalized
+    if len(email) > MAX_LENGTH or any(ch in email for ch in '\r\n<>,;"'):
+        raise AddressError("This address cannot be used for mail delivery.")
+    return Address(email=email, key=email.casefold())

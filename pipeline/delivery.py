@@ -1,0 +1,531 @@
+"""The ledger and the send loop: every (edition, reader) is mailed exactly once, or visibly not.
+
+A delivery row moves through these states; only the sender holding its claim token may move it:
+
+    pending / retry (due) --claim--> claimed --mark--> sending --reply--> sent
+                                                                 \\-----> retry (4xx, not sent)
+                                                                 \\-----> failed (5xx: suppressed)
+                                                                 \\-----> unknown (lost after DATA)
+
+Why each step exists:
+- claim: a batch is taken atomically (PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent senders
+  take disjoint rows; SQLite: BEGIN IMMEDIATE, one writer at a time). Claimed rows are not yet
+  sent, so a claim left behind by a dead sender is safely released to pending after a timeout.
+- mark "sending", committed BEFORE the message goes out: if the sender dies now, nobody can tell
+  whether the server accepted the message, so the row becomes "unknown", never silently resent
+  (a duplicate) nor silently dropped. At most one row per sender is ever in this state.
+- settle right after the reply: the row says what the server said (code and text). To keep one
+  commit per message, settling a message and marking the next one share a transaction.
+Retries back off exponentially; after `max_attempts` the row fails. Resends are deliberate:
+an admin request resets rows to pending and leaves an audit row (DeliveryAttempt kind="resend").
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import CursorResult, Table, and_, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from pipeline.store.db import write_transaction
+from pipeline.store.models import Delivery, DeliveryAttempt, Edition, Subscriber, Suppression
+from pipeline.subscriptions import suppress
+from pipeline.timeutil import utcnow
+from pipeline.transport import SendOutcome, Transport
+
+DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
+OPEN_STATES = ("pending", "retry", "claimed", "sending")
+MAX_BACKOFF = timedelta(hours=6)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One claimed delivery, with what composing its message needs."""
+
+    delivery_id: int
+    edition_id: int
+    segment_id: int
+    subscriber_id: int
+    email: str
+    email_key: str
+    token_version: int
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    message: bytes
+    message_id: str
+
+
+class Composer(Protocol):
+    """Builds one reader's message. Expensive work is cached per edition and segment."""
+
+    envelope_from: str
+
+    def compose(self, job: Job) -> Composed: ...
+
+
+@dataclass
+class SendPolicy:
+    batch_size: int = 100
+    max_attempts: int = 5
+    backoff: timedelta = timedelta(seconds=60)
+    claim_timeout: timedelta = timedelta(minutes=10)
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    retry: int = 0
+    failed: int = 0
+    unknown: int = 0
+    skipped: int = 0
+    waiting: int = 0  # rows left in retry for later
+    stopped: str | None = None  # why the loop stopped early (e.g. SMTP unreachable)
+    errors: list[str] = field(default_factory=list)
+
+    def count(self, status: str) -> None:
+        setattr(self, status, getattr(self, status) + 1)
+
+
+def _rows(result: object) -> int:
+    """Rows an UPDATE touched (the driver reports it on the cursor result)."""
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
+# --- claiming ----------------------------------------------------------------------------
+
+
+def _due(edition_id: int, now: datetime) -> object:
+    return and_(
+        Delivery.edition_id == edition_id,
+        or_(
+            Delivery.status == "pending",
+            and_(Delivery.status == "retry", Delivery.next_attempt_at <= now),
+        ),
+    )
+
+
+def claim_batch(
+    factory: sessionmaker[Session], edition_id: int, token: str, limit: int, now: datetime
+) -> list[Job]:
+    """Atomically take up to `limit` due rows of the edition for sender `token`."""
+    with write_transaction(factory) as session:
+        candidates = (
+            select(Delivery.id)
+            .where(_due(edition_id, now))  # type: ignore[arg-type]
+            .order_by(Delivery.segment_id, Delivery.id)  # consecutive rows share a segment
+            .limit(limit)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        ids = list(session.scalars(candidates))
+        if not ids:
+            return []
+        session.execute(
+            update(DELIVERIES)
+            .where(DELIVERIES.c.id.in_(ids))
+            .values(status="claimed", claim_token=token, claimed_at=now, updated_at=now)
+        )
+        rows = session.execute(
+            select(
+                Delivery.id,
+                Delivery.edition_id,
+                Delivery.segment_id,
+                Subscriber.id,
+                Subscriber.email,
+                Subscriber.email_key,
+                Subscriber.token_version,
+                Delivery.attempts,
+            )
+            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+            .where(Delivery.id.in_(ids))
+            .order_by(Delivery.segment_id, Delivery.id)
+        ).all()
+    return [Job(*row) for row in rows]
+
+
+def release_stale_claims(
+    factory: sessionmaker[Session], timeout: timedelta, now: datetime | None = None
+) -> tuple[int, int]:
+    """Free claims of senders that died. Returns (released to pending, marked unknown).
+
+    "claimed" rows were never started: back to pending. "sending" rows were in flight when
+    their sender stopped: the server may or may not have the message, so they become unknown.
+    """
+    now = now or utcnow()
+    cutoff = now - timeout
+    with write_transaction(factory) as session:
+        released = _rows(
+            session.execute(
+                update(DELIVERIES)
+                .where(DELIVERIES.c.status == "claimed", DELIVERIES.c.claimed_at < cutoff)
+                .values(status="pending", claim_token=None, claimed_at=None, updated_at=now)
+            )
+        )
+        unknown = _rows(
+            session.execute(
+                update(DELIVERIES)
+                .where(DELIVERIES.c.status == "sending", DELIVERIES.c.claimed_at < cutoff)
+                .values(
+                    status="unknown",
+                    claim_token=None,
+                    last_error="the sender stopped while this message was in flight; "
+                    "check whether it arrived before `paperround resend`",
+                    updated_at=now,
+                )
+            )
+        )
+    return released, unknown
+
+
+# --- settling ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Settlement:
+    job: Job
+    outcome: SendOutcome
+    message_id: str | None
+
+
+class Ledger:
+    """The writes of one sender: mark, settle, release. Only rows holding `token` move."""
+
+    def __init__(self, factory: sessionmaker[Session], token: str, policy: SendPolicy) -> None:
+        self.factory = factory
+        self.token = token
+        self.policy = policy
+
+    def _mine(self, delivery_id: int) -> object:
+        return and_(DELIVERIES.c.id == delivery_id, DELIVERIES.c.claim_token == self.token)
+
+    def commit(
+        self, settle: _Settlement | None, mark: tuple[Job, str] | None, now: datetime
+    ) -> str | None:
+        """Settle the previous message and mark the next as in flight, in one transaction.
+
+        Returns the status the settled row ended in (None when nothing was settled)."""
+        final = None
+        with write_transaction(self.factory) as session:
+            if settle is not None:
+                final = self._settle(session, settle, now)
+            if mark is not None:
+                job, message_id = mark
+                moved = _rows(
+                    session.execute(
+                        update(DELIVERIES)
+                        .where(self._mine(job.delivery_id), DELIVERIES.c.status == "claimed")  # type: ignore[arg-type]
+                        .values(
+                            status="sending",
+                            attempts=DELIVERIES.c.attempts + 1,
+                            message_id=message_id,
+                            claimed_at=now,
+                            updated_at=now,
+                        )
+                    )
+                )
+                if moved != 1:
+                    raise LostClaim(
+                        f"delivery {job.delivery_id} is no longer claimed by this sender"
+                    )
+        return final
+
+    def _settle(self, session: Session, s: _Settlement, now: datetime) -> str:
+        outcome, job = s.outcome, s.job
+        attempt_no = job.attempts + 1
+        values: dict[str, object] = {
+            "claim_token": None,
+            "last_code": outcome.code,
+            "last_error": None if outcome.status == "sent" else outcome.detail,
+            "updated_at": now,
+        }
+        status = outcome.status
+        if status == "sent":
+            values.update(sent_at=now, message_id=s.message_id)
+        elif status == "retry":
+            if attempt_no >= self.policy.max_attempts:
+                status = "failed"
+                values["last_error"] = f"gave up after {attempt_no} attempts: {outcome.detail}"
+            else:
+                delay = min(self.policy.backoff * (2 ** (attempt_no - 1)), MAX_BACKOFF)
+                values["next_attempt_at"] = now + delay
+        elif status == "failed":
+            suppress(session, job.email_key, "bounced", f"{outcome.code} {outcome.detail}")
+        values["status"] = status
+        session.execute(
+            update(DELIVERIES)
+            .where(self._mine(job.delivery_id), DELIVERIES.c.status == "sending")  # type: ignore[arg-type]
+            .values(**values)
+        )
+        session.add(
+            DeliveryAttempt(
+                delivery_id=job.delivery_id,
+                kind="send",
+                outcome=status,
+                code=outcome.code,
+                detail=outcome.detail,
+                message_id=s.message_id,
+                at=now,
+            )
+        )
+        return status
+
+    def close_claimed(self, jobs: Sequence[Job], status: str, reason: str, now: datetime) -> None:
+        """Settle claimed, never-started rows without sending: skipped (reader no longer
+        mailable) or failed (the message could not even be composed)."""
+        with write_transaction(self.factory) as session:
+            for job in jobs:
+                session.execute(
+                    update(DELIVERIES)
+                    .where(self._mine(job.delivery_id), DELIVERIES.c.status == "claimed")  # type: ignore[arg-type]
+                    .values(status=status, claim_token=None, last_error=reason, updated_at=now)
+                )
+
+    def release(self, jobs: Sequence[Job], now: datetime) -> None:
+        """Give claimed, never-started rows back (e.g. the SMTP server is unreachable)."""
+        if not jobs:
+            return
+        with write_transaction(self.factory) as session:
+            session.execute(
+                update(DELIVERIES)
+                .where(
+                    DELIVERIES.c.id.in_([j.delivery_id for j in jobs]),
+                    DELIVERIES.c.claim_token == self.token,
+                    DELIVERIES.c.status == "claimed",
+                )
+                .values(status="pending", claim_token=None, claimed_at=None, updated_at=now)
+            )
+
+
+class LostClaim(RuntimeError):
+    """Another process released or took our claim (we were presumed dead): stop sending."""
+
+
+# --- the loop ----------------------------------------------------------------------------
+
+
+def _not_sendable(factory: sessionmaker[Session], jobs: Sequence[Job]) -> dict[int, str]:
+    """Jobs whose reader must not get mail any more, with the reason."""
+    keys = [j.email_key for j in jobs]
+    with factory() as session:
+        suppressed = set(
+            session.scalars(select(Suppression.email_key).where(Suppression.email_key.in_(keys)))
+        )
+        inactive = dict(
+            session.execute(
+                select(Subscriber.id, Subscriber.status).where(
+                    Subscriber.id.in_([j.subscriber_id for j in jobs]),
+                    Subscriber.status != "active",
+                )
+            )
+            .tuples()
+            .all()
+        )
+    reasons = {}
+    for job in jobs:
+        if job.email_key in suppressed:
+            reasons[job.delivery_id] = "address is suppressed"
+        elif job.subscriber_id in inactive:
+            reasons[job.delivery_id] = f"reader is {inactive[job.subscriber_id]}"
+    return reasons
+
+
+def send_batch(
+    factory: sessionmaker[Session],
+    jobs: Sequence[Job],
+    composer: Composer,
+    transport: Transport,
+    ledger: Ledger,
+    report: SendReport,
+    clock: Callable[[], datetime] = utcnow,
+    on_settled: Callable[[str], None] | None = None,
+) -> None:
+    """Send claimed `jobs` over one transport (one SMTP connection), settling each one."""
+    blocked = _not_sendable(factory, jobs)
+    if blocked:
+        ledger.close_claimed(
+            [j for j in jobs if j.delivery_id in blocked],
+            "skipped",
+            "not sent: reader no longer mailable",
+            clock(),
+        )
+        for _ in blocked:
+            report.count("skipped")
+            if on_settled:
+                on_settled("skipped")
+    pending: _Settlement | None = None
+    todo = [j for j in jobs if j.delivery_id not in blocked]
+    for position, job in enumerate(todo):
+        try:
+            composed = composer.compose(job)
+        except Exception as exc:  # a rendering bug must not wedge the batch
+            composed = None
+            error = f"could not compose the message: {type(exc).__name__}: {exc}"
+        final = ledger.commit(pending, (job, composed.message_id) if composed else None, clock())
+        pending = None
+        if final is not None and on_settled:
+            on_settled(final)
+        if final is not None:
+            report.count(final)
+        if composed is None:
+            report.errors.append(error)
+            ledger.close_claimed([job], "failed", error, clock())
+            report.count("failed")
+            continue
+        outcome = transport.send(composer.envelope_from, job.email, composed.message)
+        pending = _Settlement(job, outcome, composed.message_id)
+        if outcome.systemic:
+            # The server is unreachable: the rest of the batch would fail the same way and burn
+            # an attempt each. Settle this one, give the others back untouched, stop.
+            final = ledger.commit(pending, None, clock())
+            pending = None
+            report.count(final or "retry")
+            if on_settled and final:
+                on_settled(final)
+            ledger.release(todo[position + 1 :], clock())
+            report.stopped = f"SMTP server unreachable or refusing us: {outcome.detail}"
+            return
+    if pending is not None:
+        final = ledger.commit(pending, None, clock())
+        if final is not None:
+            report.count(final)
+            if on_settled:
+                on_settled(final)
+
+
+def send_edition(
+    factory: sessionmaker[Session],
+    edition_id: int,
+    composer: Composer,
+    transport_factory: Callable[[], Transport],
+    policy: SendPolicy,
+    *,
+    wait_for_retries: bool = False,
+    clock: Callable[[], datetime] = utcnow,
+    sleep: Callable[[float], None] = time.sleep,
+    on_settled: Callable[[str], None] | None = None,
+    max_batches: int | None = None,
+) -> SendReport:
+    """Send every due delivery of an edition, batch by batch, until none is due.
+
+    With `wait_for_retries`, keeps going (sleeping) until rows waiting for a retry are settled.
+    """
+    token = uuid.uuid4().hex
+    ledger = Ledger(factory, token, policy)
+    report = SendReport()
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        jobs = claim_batch(factory, edition_id, token, policy.batch_size, clock())
+        if not jobs:
+            wait = _next_retry_in(factory, edition_id, clock())
+            if wait is None or not wait_for_retries or report.stopped:
+                break
+            sleep(wait)
+            continue
+        batches += 1
+        transport = transport_factory()
+        try:
+            send_batch(factory, jobs, composer, transport, ledger, report, clock, on_settled)
+        finally:
+            transport.close()
+        if report.stopped:
+            break
+    report.waiting = _count(factory, edition_id, ("retry", "pending"))
+    finish_if_done(factory, edition_id, clock())
+    return report
+
+
+def _next_retry_in(factory: sessionmaker[Session], edition_id: int, now: datetime) -> float | None:
+    with factory() as session:
+        nxt = session.scalar(
+            select(Delivery.next_attempt_at)
+            .where(Delivery.edition_id == edition_id, Delivery.status == "retry")
+            .order_by(Delivery.next_attempt_at)
+            .limit(1)
+        )
+    if nxt is None:
+        return None
+    return max(0.0, (nxt - now).total_seconds()) + 0.01
+
+
+def _count(factory: sessionmaker[Session], edition_id: int, states: Sequence[str]) -> int:
+    from sqlalchemy import func
+
+    with factory() as session:
+        return int(
+            session.scalar(
+                select(func.count()).where(
+                    Delivery.edition_id == edition_id, Delivery.status.in_(states)
+                )
+            )
+            or 0
+        )
+
+
+def finish_if_done(factory: sessionmaker[Session], edition_id: int, now: datetime) -> bool:
+    """Mark the edition done once no row is open; returns whether it is."""
+    if _count(factory, edition_id, OPEN_STATES):
+        return False
+    with write_transaction(factory) as session:
+        edition = session.get(Edition, edition_id)
+        if edition is not None and edition.status != "done":
+            edition.status = "done"
+            edition.completed_at = now
+    return True
+
+
+# --- deliberate resends --------------------------------------------------------------------
+
+
+def request_resend(
+    session: Session,
+    edition_id: int,
+    *,
+    subscriber_id: int | None = None,
+    failed: bool = False,
+    everyone: bool = False,
+    now: datetime | None = None,
+) -> int:
+    """Put chosen deliveries back to pending, with an audit row each. The caller commits.
+
+    Rows in flight (claimed/sending) are left alone: resending them could duplicate."""
+    now = now or utcnow()
+    query = select(Delivery).where(
+        Delivery.edition_id == edition_id, Delivery.status.not_in(["claimed", "sending"])
+    )
+    if subscriber_id is not None:
+        query = query.where(Delivery.subscriber_id == subscriber_id)
+    elif failed:
+        query = query.where(Delivery.status.in_(["failed", "unknown"]))
+    elif not everyone:
+        raise ValueError("choose a reader, the failed deliveries, or all of them")
+    count = 0
+    for delivery in session.scalars(query):
+        session.add(
+            DeliveryAttempt(
+                delivery_id=delivery.id,
+                kind="resend",
+                outcome="requested",
+                detail=f"resend requested (was {delivery.status})",
+                at=now,
+            )
+        )
+        delivery.status = "pending"
+        delivery.next_attempt_at = None
+        delivery.claim_token = None
+        delivery.attempts = 0
+        count += 1
+    if count:
+        edition = session.get(Edition, edition_id)
+        if edition is not None:
+            edition.status = "sending"
+            edition.completed_at = None
+    return count

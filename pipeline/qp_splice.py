@@ -1,0 +1,80 @@
+"""Quoted-printable bodies encoded once, with per-reader values spliced in as bytes.
+
+Why this is correct: quoted-printable (RFC 2045 section 6.7, rule 5) has "soft line breaks",
+an "=" at the end of an encoded line that decoders remove. Every pre-encoded chunk is made to
+end at the start of a line (with its own hard line break or an added soft one), so a value
+encoded on its own can be inserted between two chunks: the decoded text is exactly
+chunk + value + chunk, and every encoded line stays within 76 characters. A 100 KB body is
+encoded once per segment; per reader only a few short values are encoded.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from collections.abc import Collection, Mapping
+
+SOFT_BREAK = b"=\r\n"
+
+
+def qp_encode(text: str) -> bytes:
+    """UTF-8 quoted-printable with CRLF line breaks (RFC 5322 section 2.3)."""
+    data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
+    return binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n")
+
+
+def to_line_start(encoded: bytes) -> bytes:
+    """Make `encoded` end at the start of a line, adding a soft line break if needed."""
+    if not encoded or encoded.endswith(b"\r\n"):
+        return encoded
+    head, separator, last = encoded.rpartition(b"\r\n")
+    if len(last) < 76:
+        return encoded + SOFT_BREAK
+    # The last line is already 76 characters, the most RFC 2045 allows, so break it once more
+    # at 73-75, never inside an "=XX" escape ("=" only ever starts an escape here).
+    cut = 75
+    if last[74] == ord("="):
+        cut = 74
+    elif last[73] == ord("="):
+        cut = 73
+    return head + separator + last[:cut] + SOFT_BREAK + last[cut:] + SOFT_BREAK
+
+
+def encode_value(value: str) -> bytes:
+    """A value ready to sit between two chunks of a `SplicedBody`."""
+    return to_line_start(qp_encode(value))
+
+
+class SplicedBody:
+    """One text part, split at placeholder tokens into encoded chunks and named slots."""
+
+    __slots__ = ("chunks", "slots")
+
+    def __init__(self, text: str, placeholders: Collection[str]) -> None:
+        pieces: list[str] = []
+        self.slots: list[str] = []
+        if placeholders:
+            # Longest first, so a token that contains another token wins.
+            ordered = sorted(placeholders, key=len, reverse=True)
+            pattern = re.compile("|".join(re.escape(token) for token in ordered))
+            start = 0
+            for found in pattern.finditer(text):
+                pieces.append(text[start : found.start()])
+                self.slots.append(found.group())
+                start = found.end()
+            pieces.append(text[start:])
+        else:
+            pieces.append(text)
+        last = len(pieces) - 1
+        self.chunks: list[bytes] = [
+            qp_encode(piece) if index == last else to_line_start(qp_encode(piece))
+            for index, piece in enumerate(pieces)
+        ]
+
+    def render(self, encoded_values: Mapping[str, bytes]) -> list[bytes]:
+        """The encoded part as a list of byte strings (join them once, with the rest)."""
+        out = [self.chunks[0]]
+        for slot, chunk in zip(self.slots, self.chunks[1:], strict=True):
+            out.append(encoded_values[slot])
+            out.append(chunk)
+        return out

@@ -1,0 +1,85 @@
+"""Signed links: confirm, unsubscribe, preferences. No passwords, no server-side sessions.
+
+Each token is signed with the secret key AND its purpose (itsdangerous salt), so a token made
+for one purpose never works for another. It carries the reader's token version: bumping it
+revokes every link sent before. Confirm links expire; unsubscribe and preferences links must
+keep working from old digests, so they do not.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
+
+PURPOSES = {"confirm": 7 * 24 * 3600, "unsubscribe": None, "preferences": None}
+
+
+class TokenError(ValueError):
+    """The link is forged, tampered, expired, revoked or for another purpose."""
+
+    def __init__(self, message: str, *, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    subscriber_id: int
+    version: int
+
+
+def load_or_create_secret(configured: str, data_dir: Path) -> str:
+    """The configured key, or one generated once and kept in data_dir/secret_key (mode 600)."""
+    if configured:
+        return configured
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting at once agree on one key (the loser reads the winner's).
+    try:
+        fd = path.open("x")
+    except FileExistsError:
+        return path.read_text().strip()
+    with fd:
+        path.chmod(0o600)
+        fd.write(key)
+    return key
+
+
+class Signer:
+    """Makes and checks the tokens of every purpose with one secret key."""
+
+    def __init__(self, secret_key: str) -> None:
+        if len(secret_key) < 16:
+            raise ValueError("secret_key must be at least 16 characters")
+        self._serializers = {
+            purpose: URLSafeTimedSerializer(secret_key, salt=f"paperround.{purpose}")
+            for purpose in PURPOSES
+        }
+
+    def make(self, purpose: str, subscriber_id: int, version: int) -> str:
+        return str(self._serializers[purpose].dumps([subscriber_id, version]))
+
+    def check(self, purpose: str, token: str) -> TokenClaims:
+        """The claims of a valid token, else TokenError. Revocation is the caller's check."""
+        serializer = self._serializers[purpose]
+        if not token or len(token) > 500:
+            raise TokenError("This link is incomplete or damaged.")
+        try:
+            data = serializer.loads(token, max_age=PURPOSES[purpose])
+        except SignatureExpired:
+            raise TokenError("This link has expired.", expired=True) from None
+        except BadData:
+            raise TokenError("This link is not valid.") from None
+        if (
+            not isinstance(data, list)
+            or len(data) != 2
+            or not all(isinstance(x, int) and not isinstance(x, bool) for x in data)
+        ):
+            raise TokenError("This link is not valid.")
+        return TokenClaims(subscriber_id=data[0], version=data[1])

@@ -1,0 +1,228 @@
+"""`paperround digest plan|preview|send` and `paperround resend`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+from sqlalchemy import func, select
+
+from pipeline import service
+from pipeline.delivery import SendReport, release_stale_claims, request_resend, send_edition
+from pipeline.editions import plan_edition
+from pipeline.preview import PreviewError, preview_digest
+from pipeline.store.db import write_transaction
+from pipeline.store.models import Delivery, Edition
+from pipeline.subscriptions import find
+from pipeline.timeutil import utcnow
+from workers.cli.mailserver import mail_destination
+from workers.cli.runtime import Runtime, echo_json, friendly_errors, pass_runtime
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@click.group()
+def digest() -> None:
+    """Plan, preview and send editions of the digest."""
+
+
+def _day(value: datetime | None) -> date:
+    return value.date() if value is not None else utcnow().date()
+
+
+@digest.command("plan")
+@click.option("--date", "day", type=DATE, default=None, help="Slot date (default: today, UTC).")
+@click.option("--cadence", type=click.Choice(["daily", "weekly"]), default="daily")
+@click.option("--json", "as_json", is_flag=True)
+@pass_runtime
+@friendly_errors
+def digest_plan(rt: Runtime, day: datetime | None, cadence: str, as_json: bool) -> None:
+    """Create the edition for a slot and one delivery per reader who gets papers.
+
+    Planning again for the same slot creates nothing new (it only adds readers who became
+    eligible since). Readers whose filters match nothing get no (empty) mail.
+    """
+    s = rt.settings
+    with write_transaction(rt.sessions) as session:
+        report = plan_edition(
+            session,
+            cadence=cadence,
+            day=_day(day),
+            pool_size=s.edition_pool_size,
+            gravity=s.ranking_gravity,
+        )
+    if as_json:
+        echo_json(report.__dict__)
+        return
+    verb = "planned" if report.created else "extended"
+    click.echo(
+        f"{verb} edition {report.edition_id} ({report.cadence} {report.slot_date}): "
+        f"{report.papers} papers, {report.deliveries} new deliveries in {report.segments} "
+        f"segment(s), {report.no_match} reader(s) with no matching papers"
+    )
+
+
+@digest.command("preview")
+@click.option("--for", "email", default=None, help="Show what this reader gets.")
+@click.option("--date", "day", type=DATE, default=None)
+@click.option("--cadence", type=click.Choice(["daily", "weekly"]), default="daily")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--text", is_flag=True, help="Write the plain-text part instead of the HTML.")
+@pass_runtime
+@friendly_errors
+def digest_preview(
+    rt: Runtime, email: str | None, day: datetime | None, cadence: str, out: Path, text: bool
+) -> None:
+    """Write a digest to OUT without sending or storing anything.
+
+    Uses the planned edition of the slot, or plans one in a transaction that is rolled back.
+    """
+    with rt.sessions() as session:
+        try:
+            preview = preview_digest(
+                session,
+                rt.settings,
+                service.links(rt.settings),
+                cadence=cadence,
+                day=_day(day),
+                email=email,
+            )
+        except PreviewError as exc:
+            raise click.ClickException(str(exc)) from exc
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(preview.text if text else preview.html, encoding="utf-8")
+    note = "" if preview.planned else " (edition not planned yet: a preview of what it would be)"
+    click.echo(f"wrote {out}: {preview.subject}{note}")
+
+
+def _due_count(rt: Runtime, edition_id: int) -> int:
+    with rt.sessions() as session:
+        return int(
+            session.scalar(
+                select(func.count()).where(
+                    Delivery.edition_id == edition_id,
+                    Delivery.status.in_(["pending", "retry"]),
+                )
+            )
+            or 0
+        )
+
+
+def _open_editions(rt: Runtime) -> list[int]:
+    with rt.sessions() as session:
+        return list(
+            session.scalars(
+                select(Delivery.edition_id)
+                .where(Delivery.status.in_(["pending", "retry"]))
+                .group_by(Delivery.edition_id)
+                .order_by(Delivery.edition_id)
+            )
+        )
+
+
+def run_send(rt: Runtime, edition_ids: list[int], wait: bool) -> SendReport:
+    """Send the given editions in this process with a progress bar; returns the totals."""
+    s = rt.settings
+    policy = service.send_policy(s)
+    release_stale_claims(rt.sessions, policy.claim_timeout)
+    transports = service.transport_factory(s)
+    composer = service.composer(rt.sessions, s)
+    total = SendReport()
+    with mail_destination(s):
+        for edition_id in edition_ids:
+            due = _due_count(rt, edition_id)
+            with click.progressbar(
+                length=due, label=f"edition {edition_id}", file=sys.stderr
+            ) as bar:
+                report = send_edition(
+                    rt.sessions,
+                    edition_id,
+                    composer,
+                    transports,
+                    policy,
+                    wait_for_retries=wait,
+                    on_settled=lambda _status: bar.update(1),
+                )
+            for name in ("sent", "retry", "failed", "unknown", "skipped", "waiting"):
+                setattr(total, name, getattr(total, name) + getattr(report, name))
+            total.errors.extend(report.errors)
+            if report.stopped:
+                total.stopped = report.stopped
+                break
+    return total
+
+
+def _print_report(report: SendReport) -> None:
+    click.echo(
+        f"sent {report.sent}, failed {report.failed}, unknown {report.unknown}, "
+        f"skipped {report.skipped}, waiting for retry {report.waiting}"
+    )
+    for error in report.errors[:10]:
+        click.echo(f"error: {error}", err=True)
+    if report.stopped:
+        click.echo(
+            f"stopped: {report.stopped}; the rest wait in the ledger: "
+            "run `paperround digest send` again",
+            err=True,
+        )
+
+
+@digest.command("send")
+@click.option("--edition", "edition_id", type=int, default=None, help="Only this edition.")
+@click.option("--wait", is_flag=True, help="Keep going until retries are settled too.")
+@pass_runtime
+@friendly_errors
+def digest_send(rt: Runtime, edition_id: int | None, wait: bool) -> None:
+    """Send due deliveries (all editions, or one), each reader at most once."""
+    editions = [edition_id] if edition_id is not None else _open_editions(rt)
+    if not editions:
+        click.echo("nothing to send; plan an edition with `paperround digest plan`")
+        return
+    report = run_send(rt, editions, wait)
+    _print_report(report)
+    if report.stopped or report.failed or report.errors:
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@click.argument("edition_id", type=int)
+@click.option("--to", "email", default=None, help="Resend to this reader.")
+@click.option("--failed", is_flag=True, help="Resend failed and unknown deliveries.")
+@click.option("--all", "everyone", is_flag=True, help="Resend to every reader of the edition.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_runtime
+@friendly_errors
+def resend(
+    rt: Runtime, edition_id: int, email: str | None, failed: bool, everyone: bool, yes: bool
+) -> None:
+    """Deliberately send an edition again, recording a new attempt in the ledger."""
+    if sum([email is not None, failed, everyone]) != 1:
+        raise click.UsageError("choose exactly one of --to EMAIL, --failed, --all")
+    with write_transaction(rt.sessions) as session:
+        if session.get(Edition, edition_id) is None:
+            raise click.ClickException(
+                f"edition {edition_id} does not exist; see `paperround editions list`"
+            )
+        subscriber_id = None
+        if email is not None:
+            reader = find(session, email)
+            if reader is None:
+                raise click.ClickException(f"no reader {email}")
+            subscriber_id = reader.id
+        target = f"to {email}" if email else ("the failed deliveries" if failed else "EVERY reader")
+        if not yes and not click.confirm(f"Resend edition {edition_id} {target}?"):
+            raise click.exceptions.Exit(1)
+        count = request_resend(
+            session, edition_id, subscriber_id=subscriber_id, failed=failed, everyone=everyone
+        )
+    if count == 0:
+        raise click.ClickException(
+            "no matching deliveries to resend (in-flight rows are left alone)"
+        )
+    click.echo(f"{count} deliveries queued for resend")
+    report = run_send(rt, [edition_id], wait=False)
+    _print_report(report)
+    if report.stopped or report.failed:
+        raise click.exceptions.Exit(1)
