@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import email.utils
 import http.cookiejar
+import socket
 import time
 import urllib.request
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 import httpx
+
+from pipeline.bounded_decode import ACCEPT_ENCODING, BodyError, BoundedDecoder
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
@@ -28,8 +30,6 @@ ACCEPT = (
     "application/xml;q=0.9, text/xml;q=0.9, application/feed+json;q=0.8, "
     "application/json;q=0.8, */*;q=0.1"
 )
-# Only codings we inflate ourselves under the size cap (see _BoundedDecoder).
-ACCEPT_ENCODING = "gzip, deflate"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Worth another try: the server or a proxy in front of it is briefly unavailable (RFC 9110 15.6).
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
@@ -227,7 +227,17 @@ class Fetcher:
         request = self._client.build_request("GET", url, headers=conditional, timeout=timeout)
         try:
             response = self._client.send(request, stream=True)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
+        except httpx.ConnectError as exc:
+            unresolved = _name_resolution_failure(exc)
+            if unresolved is not None:
+                # Not worth a retry: an unknown name stays unknown for seconds, and on a machine
+                # without DNS every source would otherwise cost the whole backoff (make run).
+                raise FetchError(
+                    f"cannot resolve host {url.host!r}: {unresolved} "
+                    "(check the URL, or this machine's DNS and network)"
+                ) from None
+            raise _RetryableError(self._transport_error(exc, url, deadline), None) from None
+        except (httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
             raise _RetryableError(self._transport_error(exc, url, deadline), None) from None
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, url, deadline) from None
@@ -280,14 +290,16 @@ class Fetcher:
                 f"(Content-Length {int(declared):,})"
             )
         coding = response.headers.get("Content-Encoding", "")
-        decoder = _BoundedDecoder(coding, self.max_bytes, where)
         body = bytearray()
         try:
+            decoder = BoundedDecoder(coding, self.max_bytes, where)
             for chunk in response.iter_raw():
                 body += decoder.decode(chunk)
                 if time.monotonic() > deadline:
                     raise self._deadline_error(response.url)
             body += decoder.finish()
+        except BodyError as exc:
+            raise FetchError(str(exc)) from None
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, response.url, deadline) from None
         return bytes(body)
@@ -328,71 +340,6 @@ class _OpenResponse:
         self.response.close()
 
 
-class _BoundedDecoder:
-    """Undoes Content-Encoding without ever holding more than the cap of decoded bytes.
-
-    httpx's own decoders inflate a whole network chunk at once: 64 KiB of gzip can become
-    ~64 MB before any size check runs. zlib's max_length lets us stop exactly at the cap.
-    """
-
-    def __init__(self, content_encoding: str, cap: int, where: str) -> None:
-        codings = [c.strip().lower() for c in content_encoding.split(",")]
-        codings = [c for c in codings if c not in {"", "identity"}]
-        if len(codings) > 1 or (codings and codings[0] not in {"gzip", "x-gzip", "deflate"}):
-            raise FetchError(
-                f"unsupported Content-Encoding {content_encoding!r} from {where} "
-                f"(we asked for {ACCEPT_ENCODING})"
-            )
-        self.coding = codings[0] if codings else ""
-        self.cap = cap
-        self.where = where
-        self.produced = 0
-        self._inflater = zlib.decompressobj(self._wbits()) if self.coding else None
-        self._fed = False
-
-    def _wbits(self) -> int:
-        return 16 + zlib.MAX_WBITS if self.coding in {"gzip", "x-gzip"} else zlib.MAX_WBITS
-
-    def decode(self, chunk: bytes) -> bytes:
-        if self._inflater is None:
-            return self._count(chunk)
-        first = not self._fed
-        self._fed = self._fed or bool(chunk)
-        try:
-            return b"".join(self._inflate(chunk))
-        except zlib.error as exc:
-            if first and self.coding == "deflate" and self.produced == 0:
-                # RFC 9110 8.4.1.2: "deflate" is zlib-wrapped, yet some servers send it raw.
-                self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-                return self.decode(chunk)
-            raise FetchError(f"corrupt {self.coding} body from {self.where}: {exc}") from None
-
-    def _inflate(self, data: bytes) -> Iterator[bytes]:
-        inflater = self._inflater
-        assert inflater is not None
-        while data:
-            if inflater.eof:
-                # A gzip body may hold several members back to back (RFC 1952 2.2); anything
-                # else after the end of the stream is padding we ignore, as browsers do.
-                if self.coding == "deflate" or not data.startswith(b"\x1f\x8b"):
-                    return
-                inflater = self._inflater = zlib.decompressobj(self._wbits())
-            yield self._count(inflater.decompress(data, self.cap - self.produced + 1))
-            data = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
-
-    def finish(self) -> bytes:
-        if self._inflater is not None and self._fed and not self._inflater.eof:
-            raise FetchError(f"truncated {self.coding} body from {self.where}")
-        return b""
-
-    def _count(self, piece: bytes) -> bytes:
-        self.produced += len(piece)
-        if self.produced > self.cap:
-            how = f"stopped inflating {self.coding}" if self.coding else "stopped reading"
-            raise FetchError(f"body from {self.where} exceeds the {self.cap:,}-byte cap ({how})")
-        return piece
-
-
 def _checked_url(url: str | httpx.URL, refusal: str) -> httpx.URL:
     """Only http(s) with a host: file://, ftp:// or data: URLs must never reach a fetch."""
     try:
@@ -430,6 +377,21 @@ def _redact(url: str | httpx.URL) -> str:
         return str(url)  # as given: httpx would show file:///x as file:/x
     mask = "***"
     return str(parsed.copy_with(username=parsed.username, password=mask))
+
+
+def _name_resolution_failure(exc: BaseException) -> str | None:
+    """The resolver's own words when `exc` was caused by a failed DNS lookup, else None.
+
+    httpx wraps httpcore's error, which wraps the socket.gaierror from getaddrinfo.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, socket.gaierror):
+            return current.strerror or str(current)
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _reason(exc: Exception) -> str:

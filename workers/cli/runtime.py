@@ -45,6 +45,13 @@ class Runtime:
             self._factory = session_factory(self.engine)
         return self._factory
 
+    def close(self) -> None:
+        """Close pooled connections when the command ends (PostgreSQL sees a clean logout)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+            self._factory = None
+
 
 pass_runtime = click.make_pass_decorator(Runtime, ensure=True)
 
@@ -66,6 +73,9 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             ) from exc
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
+        except OSError as exc:  # e.g. the SQLite file's folder cannot be created
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(f"{where}{exc.strerror or exc}") from exc
 
     return wrapper
 
