@@ -46,3 +46,18 @@ def normalize_address(raw: str) -> Address:
     if len(email) > MAX_LENGTH or any(ch in email for ch in '\r\n<>,;"'):
         raise AddressError("This address cannot be used for mail delivery.")
     return Address(email=email, key=email.casefold())
+
+
+def smtp_address(email: str) -> str:
+    """The address as 7-bit SMTP can carry it: an IDN domain in its A-label form (RFC 5891).
+
+    Raises ValueError for a non-ASCII local part (that needs SMTPUTF8, RFC 6531).
+    """
+    local, _, domain = email.rpartition("@")
+    if not local.isascii():
+        raise ValueError("addresses with non-ASCII characters before the @ are not supported")
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(f"the domain {domain!r} cannot be written in ASCII") from None
+    return f"{local}@{ascii_domain}"

@@ -1,0 +1,89 @@
+"""One send benchmark run in its own process, so its peak RSS is its own:
+
+    python -m bench.digest_run READERS SMTP_PORT SAMPLE_FILE
+
+Seeds a fresh SQLite store, plans today's edition for READERS readers, sends it with
+pipeline.delivery.send_edition (the code `paperround digest send` runs) to 127.0.0.1:PORT,
+writes one sent message to SAMPLE_FILE and prints JSON: timings, counts, peak RSS.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.digest_world import add_grouped_readers, seed_papers
+from pipeline import service
+from pipeline.delivery import Composed, Job, send_edition
+from pipeline.digest import DigestComposer
+from pipeline.editions import plan_edition
+from pipeline.settings import load_settings
+from pipeline.store.db import create_engine_for, init_store, session_factory, write_transaction
+
+
+def peak_rss_mb() -> float:
+    """VmHWM: the most resident memory this process ever had."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+class SampleKeeper:
+    """Wraps the composer to keep the first message for the bare-smtplib comparison."""
+
+    def __init__(self, inner: DigestComposer) -> None:
+        self.inner = inner
+        self.envelope_from = inner.envelope_from
+        self.sample: bytes | None = None
+
+    def compose(self, job: Job) -> Composed:
+        composed = self.inner.compose(job)
+        if self.sample is None:
+            self.sample = composed.message
+        return composed
+
+
+def main(readers: int, port: int, sample_file: Path) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="paperround-bench-") as folder:
+        settings = dataclasses.replace(
+            load_settings({}), data_dir=Path(folder), database_url=f"sqlite:///{folder}/b.db",
+            smtp_url=f"smtp://127.0.0.1:{port}", secret_key="bench-secret-0123456789abcdef",
+            base_url="https://papers.example.org", send_rate=0.0,
+        )
+        engine = create_engine_for(settings.database_url)
+        init_store(engine)
+        factory = session_factory(engine)
+        seed_papers(factory)
+        add_grouped_readers(factory, readers)
+        start = time.perf_counter()
+        with write_transaction(factory) as session:
+            plan = plan_edition(session, pool_size=settings.edition_pool_size)
+        planned = time.perf_counter()
+        composer = SampleKeeper(service.composer(factory, settings))
+        report = send_edition(factory, plan.edition_id, composer,
+                              service.transport_factory(settings), service.send_policy(settings))
+        sent = time.perf_counter()
+        assert report.sent == readers, report
+        assert composer.inner.compiles == 1
+        assert composer.sample is not None
+        sample_file.write_bytes(composer.sample)
+        engine.dispose()
+        return {
+            "readers": readers,
+            "segments": plan.segments,
+            "plan_s": planned - start,
+            "send_s": sent - planned,
+            "sent": report.sent,
+            "message_bytes": len(composer.sample),
+            "peak_rss_mb": peak_rss_mb(),
+        }
+
+
+if __name__ == "__main__":
+    result = main(int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]))
+    print(json.dumps(result))
