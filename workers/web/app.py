@@ -1,0 +1,127 @@
+"""The Flask app factory: settings in, a WSGI app out (served by waitress, workers/cli/web.py)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, render_template, request
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from pipeline.confirmations import send_confirmation
+from pipeline.links import LinkMaker
+from pipeline.ratelimit import limiter_for
+from pipeline.render_fields import safe_url
+from pipeline.resources import templates_dir
+from pipeline.service import signer as make_signer
+from pipeline.settings import Settings
+from pipeline.store.db import create_engine_for, session_factory
+from pipeline.tokens import load_or_create_secret
+from workers.web import api, archive, confirm, home, preferences, unsubscribe
+from workers.web.context import EXTENSION, Web
+from workers.web.limits import RateLimited
+from workers.web.mailer import ConfirmationMailer
+from workers.web.security import CsrfError, install
+from workers.web.signed import LinkProblem
+
+log = logging.getLogger(__name__)
+WEB_TEMPLATES = templates_dir() / "web"
+ERROR_TITLES = {
+    400: "That request could not be used",
+    403: "Not allowed",
+    404: "Page not found",
+    405: "Not allowed here",
+    413: "That was too much data",
+    415: "Unsupported content type",
+    429: "Too many requests",
+    500: "Something went wrong on our side",
+}
+
+
+def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None) -> Flask:
+    """The web app for `settings`; `sessions` defaults to the configured store's."""
+    if sessions is None:
+        sessions = session_factory(create_engine_for(settings.effective_database_url))
+    app = Flask(
+        __name__,
+        template_folder=str(WEB_TEMPLATES),
+        static_folder=str(WEB_TEMPLATES / "static"),
+    )
+    # Flask autoescapes only *.html; our templates are *.html.j2, so turn it on for all.
+    app.jinja_env.autoescape = True
+    app.secret_key = load_or_create_secret(settings.secret_key, settings.data_dir)
+    install(app, settings.web_max_request_bytes, settings.base_url.startswith("https://"))
+    if settings.web_trusted_proxies:
+        n = settings.web_trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    app.extensions[EXTENSION] = Web(
+        settings=settings,
+        sessions=sessions,
+        signer=make_signer(settings),
+        links=LinkMaker(settings.base_url, make_signer(settings)),
+        limiter=limiter_for(settings),
+        mailer=ConfirmationMailer(lambda sid: send_confirmation(sessions, settings, sid)),
+    )
+    app.jinja_env.filters["safe_url"] = safe_url  # feed links: only http(s), else no link
+    app.jinja_env.globals.update(
+        site_name=settings.site_name, postal_address=settings.postal_address
+    )
+    for module in (home, confirm, preferences, unsubscribe, archive, api):
+        app.register_blueprint(module.bp)
+    _error_handlers(app)
+    return app
+
+
+def _page(status: int, message: str, *, title: str | None = None, expired: bool = False,
+          retry_after: int | None = None) -> Response:
+    if request.path.startswith("/api/"):
+        code = {404: "invalid_link", 429: "rate_limited"}.get(status, "bad_request")
+        response = api.json_error(status, code, message)
+    else:
+        html = render_template(
+            "error.html.j2", status=status, title=title or ERROR_TITLES.get(status, "Error"),
+            message=message, expired=expired,
+        )
+        response = Response(html, status=status, mimetype="text/html")
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)  # RFC 6585 section 4
+    return response
+
+
+def _error_handlers(app: Flask) -> None:
+    @app.errorhandler(LinkProblem)
+    def link_problem(exc: LinkProblem) -> Response:
+        title = "This link has expired" if exc.expired else "This link does not work"
+        return _page(exc.status, exc.message, title=title, expired=exc.expired)
+
+    @app.errorhandler(CsrfError)
+    def csrf(_exc: CsrfError) -> Response:
+        return _page(400, "This form is out of date or was sent from another site. "
+                          "Go back, reload the page and try again.",
+                     title="Please reload the form")
+
+    @app.errorhandler(RateLimited)
+    def limited(exc: RateLimited) -> Response:
+        minutes = max(1, round(exc.retry_after / 60))
+        return _page(429, f"Too many attempts. Please try again in about {minutes} "
+                          f"minute{'s' if minutes != 1 else ''}.", retry_after=exc.retry_after)
+
+    @app.errorhandler(api.ApiError)
+    def api_error(exc: api.ApiError) -> Response:
+        return exc.response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        messages = {
+            404: "There is nothing at this address.",
+            405: "This page cannot be used that way.",
+            413: "The request was larger than this site accepts.",
+        }
+        return _page(status, messages.get(status, exc.description or "Bad request."))
+
+    @app.errorhandler(Exception)
+    def crash(exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _page(500, "The error was logged. Please try again in a few minutes.")
