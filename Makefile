@@ -19,11 +19,9 @@ install: $(STAMP)
 system-deps:
 	@sh config/system-deps.sh
 
-## run: the main job on embedded defaults
+## run: the whole service (web, worker, beat, capture SMTP) on embedded defaults; Ctrl-C stops it
 run: install
-	$(BIN)/paperround init
-	-$(BIN)/paperround ingest
-	$(BIN)/paperround papers list --top 10
+	$(BIN)/paperround run
 
 ## test: the whole suite (set CI=true to make PostgreSQL/Redis tests fail instead of skip)
 test: install system-deps

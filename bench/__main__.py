@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from bench.common import RESULTS_DIR
 
-BENCHMARKS = ["ingest"]
+BENCHMARKS = ["ingest", "digest", "web", "service"]
 
 
 def main(argv: list[str]) -> int:

@@ -29,9 +29,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import CursorResult, Table, and_, or_, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
+from pipeline.addresses import smtp_address
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Delivery, DeliveryAttempt, Edition, Subscriber, Suppression
 from pipeline.subscriptions import suppress
@@ -39,6 +51,8 @@ from pipeline.timeutil import utcnow
 from pipeline.transport import SendOutcome, Transport
 
 DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
+ATTEMPTS: Table = DeliveryAttempt.__table__  # type: ignore[assignment]
+_INSERT_ATTEMPT = insert(ATTEMPTS)
 OPEN_STATES = ("pending", "retry", "claimed", "sending")
 MAX_BACKOFF = timedelta(hours=6)
 
@@ -186,6 +200,56 @@ def release_stale_claims(
     return released, unknown
 
 
+def reconcile_unknown(
+    factory: sessionmaker[Session],
+    was_accepted: Callable[[str], bool | None],
+    now: datetime | None = None,
+) -> tuple[int, int]:
+    """Settle "unknown" rows where the receiving server can say whether it took the message
+    (the embedded capture server can: pipeline/capture_log.py). Returns (sent, to retry).
+
+    `was_accepted(message_id)`: True (it has it), False (it never got it), None (cannot tell).
+    """
+    now = now or utcnow()
+    sent = retry = 0
+    with write_transaction(factory) as session:
+        rows = session.execute(
+            select(Delivery.id, Delivery.message_id).where(
+                Delivery.status == "unknown", Delivery.message_id.is_not(None)
+            )
+        ).all()
+        for delivery_id, message_id in rows:
+            answer = was_accepted(message_id)
+            if answer is None:
+                continue
+            status = "sent" if answer else "retry"
+            values: dict[str, object] = {"status": status, "updated_at": now, "last_error": None}
+            if answer:
+                values["sent_at"] = now
+                sent += 1
+            else:
+                values["next_attempt_at"] = now
+                retry += 1
+            session.execute(
+                update(DELIVERIES)
+                .where(DELIVERIES.c.id == delivery_id, DELIVERIES.c.status == "unknown")
+                .values(**values)
+            )
+            session.add(
+                DeliveryAttempt(
+                    delivery_id=delivery_id,
+                    kind="reconcile",
+                    outcome=status,
+                    detail="the receiving server "
+                    + ("has" if answer else "never received")
+                    + f" message {message_id}",
+                    message_id=message_id,
+                    at=now,
+                )
+            )
+    return sent, retry
+
+
 # --- settling ----------------------------------------------------------------------------
 
 
@@ -203,9 +267,42 @@ class Ledger:
         self.factory = factory
         self.token = token
         self.policy = policy
+        self._statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Update] = {}
 
     def _mine(self, delivery_id: int) -> object:
         return and_(DELIVERIES.c.id == delivery_id, DELIVERIES.c.claim_token == self.token)
+
+    def _update(self, from_status: str, columns: tuple[str, ...], **sql: object) -> Update:
+        """This sender's UPDATE of one row in `from_status`, built once and reused: the send
+        loop commits once per message, and building statements per message cost more than
+        the database work (bench/digest.py). Values are bound per call as v_<column>."""
+        key = (from_status, columns, tuple(sorted(sql)))
+        stmt = self._statements.get(key)
+        if stmt is None:
+            stmt = (
+                update(DELIVERIES)
+                .where(
+                    DELIVERIES.c.id == bindparam("w_id"),
+                    DELIVERIES.c.claim_token == bindparam("w_token"),
+                    DELIVERIES.c.status == from_status,
+                )
+                .values({**{name: bindparam(f"v_{name}") for name in columns}, **sql})
+            )
+            self._statements[key] = stmt
+        return stmt
+
+    def _move(
+        self,
+        conn: Connection,
+        delivery_id: int,
+        from_status: str,
+        values: dict[str, object],
+        **sql: object,
+    ) -> int:
+        params = {f"v_{name}": value for name, value in values.items()}
+        params.update(w_id=delivery_id, w_token=self.token)
+        stmt = self._update(from_status, tuple(sorted(values)), **sql)
+        return _rows(conn.execute(stmt, params))
 
     def commit(
         self, settle: _Settlement | None, mark: tuple[Job, str] | None, now: datetime
@@ -215,30 +312,25 @@ class Ledger:
         Returns the status the settled row ended in (None when nothing was settled)."""
         final = None
         with write_transaction(self.factory) as session:
+            conn = session.connection()
             if settle is not None:
-                final = self._settle(session, settle, now)
+                final = self._settle(session, conn, settle, now)
             if mark is not None:
                 job, message_id = mark
-                moved = _rows(
-                    session.execute(
-                        update(DELIVERIES)
-                        .where(self._mine(job.delivery_id), DELIVERIES.c.status == "claimed")  # type: ignore[arg-type]
-                        .values(
-                            status="sending",
-                            attempts=DELIVERIES.c.attempts + 1,
-                            message_id=message_id,
-                            claimed_at=now,
-                            updated_at=now,
-                        )
-                    )
-                )
-                if moved != 1:
+                values: dict[str, object] = {
+                    "status": "sending",
+                    "message_id": message_id,
+                    "claimed_at": now,
+                    "updated_at": now,
+                }
+                bump = {"attempts": DELIVERIES.c.attempts + 1}
+                if self._move(conn, job.delivery_id, "claimed", values, **bump) != 1:
                     raise LostClaim(
                         f"delivery {job.delivery_id} is no longer claimed by this sender"
                     )
         return final
 
-    def _settle(self, session: Session, s: _Settlement, now: datetime) -> str:
+    def _settle(self, session: Session, conn: Connection, s: _Settlement, now: datetime) -> str:
         outcome, job = s.outcome, s.job
         attempt_no = job.attempts + 1
         values: dict[str, object] = {
@@ -259,22 +351,20 @@ class Ledger:
                 values["next_attempt_at"] = now + delay
         elif status == "failed":
             suppress(session, job.email_key, "bounced", f"{outcome.code} {outcome.detail}")
+            session.flush()
         values["status"] = status
-        session.execute(
-            update(DELIVERIES)
-            .where(self._mine(job.delivery_id), DELIVERIES.c.status == "sending")  # type: ignore[arg-type]
-            .values(**values)
-        )
-        session.add(
-            DeliveryAttempt(
-                delivery_id=job.delivery_id,
-                kind="send",
-                outcome=status,
-                code=outcome.code,
-                detail=outcome.detail,
-                message_id=s.message_id,
-                at=now,
-            )
+        self._move(conn, job.delivery_id, "sending", values)
+        conn.execute(
+            _INSERT_ATTEMPT,
+            {
+                "delivery_id": job.delivery_id,
+                "kind": "send",
+                "outcome": status,
+                "code": outcome.code,
+                "detail": outcome.detail,
+                "message_id": s.message_id,
+                "at": now,
+            },
         )
         return status
 
@@ -380,7 +470,8 @@ def send_batch(
             ledger.close_claimed([job], "failed", error, clock())
             report.count("failed")
             continue
-        outcome = transport.send(composer.envelope_from, job.email, composed.message)
+        recipient = smtp_address(job.email)  # IDN domains in A-label form (RFC 5891)
+        outcome = transport.send(composer.envelope_from, recipient, composed.message)
         pending = _Settlement(job, outcome, composed.message_id)
         if outcome.systemic:
             # The server is unreachable: the rest of the batch would fail the same way and burn

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from pipeline.capture_log import accepted_ids
 from pipeline.delivery import SendPolicy
 from pipeline.digest import DigestComposer
 from pipeline.links import LinkMaker
@@ -64,3 +65,18 @@ def composer(factory: sessionmaker[Session], settings: Settings) -> DigestCompos
 
 def default_preferences(settings: Settings) -> Preferences:
     return Preferences(papers_per_digest=settings.default_papers_per_digest)
+
+
+def accepted_lookup(settings: Settings) -> Callable[[str], bool | None] | None:
+    """How to ask the receiving server whether it took a message: only the capture server can."""
+    if settings.smtp_url != CAPTURE:
+        return None
+    maildir = settings.maildir
+    seen: set[str] = set()
+
+    def was_accepted(message_id: str) -> bool:
+        if message_id not in seen:  # read the log again only for ids not found yet
+            seen.update(accepted_ids(maildir))
+        return message_id in seen
+
+    return was_accepted

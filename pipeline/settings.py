@@ -57,10 +57,24 @@ class Settings:
     dkim_selector: str = ""
     dkim_domain: str = ""
     dkim_key_path: str = ""
+    # Workers: the Celery broker. Empty: kombu's filesystem transport under data_dir/broker
+    # (no server needed; works across processes on one machine). redis://host:6379/0 at scale.
+    broker_url: str = ""
+    send_catch_up_hours: int = 6
+    requeue_after_seconds: float = 300.0
+    maintenance_interval_seconds: float = 60.0
+    plan_interval_seconds: int = 900
     # Editions
     edition_pool_size: int = 100
     default_papers_per_digest: int = 10
     max_papers_per_digest: int = 20
+    # Web app (workers/web): abuse limits and the proxy in front of it
+    web_rate_per_ip: int = 30  # form and API posts per client IP per rate window
+    web_rate_per_address: int = 5  # subscribe attempts per address per rate window
+    web_rate_window_seconds: int = 600
+    web_max_request_bytes: int = 16_384
+    web_trusted_proxies: int = 0  # proxies in front that append X-Forwarded-For
+    web_threads: int = 8
 
     @property
     def maildir(self) -> Path:
@@ -146,12 +160,38 @@ def _validate(settings: Settings) -> None:
         raise bad("sender_address", "must be a plain address like digest@example.org")
     if not settings.base_url.startswith(("http://", "https://")):
         raise bad("base_url", "must start with http:// or https://")
+    if settings.broker_url and not settings.broker_url.startswith(
+        ("redis://", "rediss://", "amqp://", "pyamqp://", "filesystem://", "sqla+")
+    ):
+        raise bad("broker_url", "must be a redis://, amqp:// or filesystem:// URL")
+    if not 1 <= settings.plan_interval_seconds <= 3600:
+        raise bad("plan_interval_seconds", "must be between 1 and 3600")
+    if settings.maintenance_interval_seconds < 1:
+        raise bad("maintenance_interval_seconds", "must be at least 1")
+    if not 1 <= settings.send_catch_up_hours <= 23:
+        raise bad("send_catch_up_hours", "must be between 1 and 23")
     for name in ("send_batch_size", "send_max_attempts", "edition_pool_size", "capture_port"):
         if getattr(settings, name) < 1:
             raise bad(name, "must be at least 1")
     if not 1 <= settings.default_papers_per_digest <= settings.max_papers_per_digest:
         raise bad("default_papers_per_digest", "must be between 1 and max_papers_per_digest")
-    for name in ("send_rate", "retry_backoff_seconds", "claim_timeout_seconds"):
+    for name in (
+        "web_rate_per_ip",
+        "web_rate_per_address",
+        "web_rate_window_seconds",
+        "web_max_request_bytes",
+        "web_threads",
+    ):
+        if getattr(settings, name) < 1:
+            raise bad(name, "must be at least 1")
+    if settings.web_trusted_proxies < 0:
+        raise bad("web_trusted_proxies", "must be 0 or more")
+    for name in (
+        "send_rate",
+        "retry_backoff_seconds",
+        "claim_timeout_seconds",
+        "requeue_after_seconds",
+    ):
         if getattr(settings, name) < 0:
             raise bad(name, "must be 0 or more")
     if settings.max_retries < 0:

@@ -22,6 +22,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from pipeline.capture_log import message_id_of, record_accepted
+
 
 class EphemeralPortController(Controller):
     """aiosmtpd's threaded Controller, but port=0 works: the bound port is read back before
@@ -43,6 +45,7 @@ class MaildirHandler:
 
     def __init__(self, maildir: Path) -> None:
         self.maildir = maildir
+        maildir.parent.mkdir(parents=True, exist_ok=True)  # Maildir makes only the last level
         self._box = mailbox.Maildir(maildir, create=True)
         self._lock = threading.Lock()
 
@@ -57,6 +60,9 @@ class MaildirHandler:
                     "utf-8", errors="surrogateescape"
                 )
                 self._box.add(trace + body)
+            message_id = message_id_of(content)
+            if message_id:
+                record_accepted(self.maildir, message_id)
         return "250 2.0.0 Message captured"
 
 
@@ -102,8 +108,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m workers.capture",
         description="Capture all mail sent to a local SMTP port into a Maildir.",
     )
-    parser.add_argument("--maildir", type=Path, default=Path("var/mail"),
-                        help="Maildir folder to store messages in (created if missing)")
+    parser.add_argument(
+        "--maildir",
+        type=Path,
+        default=Path("var/mail"),
+        help="Maildir folder to store messages in (created if missing)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8025, help="port (0 = any free port)")
     args = parser.parse_args(argv)

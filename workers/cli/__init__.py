@@ -9,8 +9,10 @@ import click
 from workers.cli.digest import digest, resend
 from workers.cli.papers import papers
 from workers.cli.runtime import Runtime
+from workers.cli.service import editions, run, status
 from workers.cli.sources import ingest, init, sources
 from workers.cli.subscribers import subscribers
+from workers.cli.web import web
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,6 +28,7 @@ def cli(ctx: click.Context, verbose: int) -> None:
     level = {0: logging.ERROR, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ctx.obj = Runtime()
+    ctx.call_on_close(ctx.obj.close)
 
 
 cli.add_command(init)
@@ -35,6 +38,10 @@ cli.add_command(papers)
 cli.add_command(subscribers)
 cli.add_command(digest)
 cli.add_command(resend)
+cli.add_command(web)
+cli.add_command(run)
+cli.add_command(status)
+cli.add_command(editions)
 
 
 def main() -> None:

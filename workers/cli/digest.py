@@ -154,6 +154,17 @@ def run_send(rt: Runtime, edition_ids: list[int], wait: bool) -> SendReport:
     return total
 
 
+def _queue_sends(edition_ids: list[int]) -> None:
+    from workers.tasks import send_edition_async
+
+    for edition_id in edition_ids:
+        send_edition_async.delay(edition_id)
+    click.echo(
+        f"queued edition(s) {', '.join(map(str, edition_ids))} for the workers; "
+        "follow with `paperround status`"
+    )
+
+
 def _print_report(report: SendReport) -> None:
     click.echo(
         f"sent {report.sent}, failed {report.failed}, unknown {report.unknown}, "
@@ -172,13 +183,17 @@ def _print_report(report: SendReport) -> None:
 @digest.command("send")
 @click.option("--edition", "edition_id", type=int, default=None, help="Only this edition.")
 @click.option("--wait", is_flag=True, help="Keep going until retries are settled too.")
+@click.option("--async", "run_async", is_flag=True, help="Queue it for the workers instead.")
 @pass_runtime
 @friendly_errors
-def digest_send(rt: Runtime, edition_id: int | None, wait: bool) -> None:
+def digest_send(rt: Runtime, edition_id: int | None, wait: bool, run_async: bool) -> None:
     """Send due deliveries (all editions, or one), each reader at most once."""
     editions = [edition_id] if edition_id is not None else _open_editions(rt)
     if not editions:
         click.echo("nothing to send; plan an edition with `paperround digest plan`")
+        return
+    if run_async:
+        _queue_sends(editions)
         return
     report = run_send(rt, editions, wait)
     _print_report(report)
@@ -192,10 +207,17 @@ def digest_send(rt: Runtime, edition_id: int | None, wait: bool) -> None:
 @click.option("--failed", is_flag=True, help="Resend failed and unknown deliveries.")
 @click.option("--all", "everyone", is_flag=True, help="Resend to every reader of the edition.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--async", "run_async", is_flag=True, help="Let the workers send it.")
 @pass_runtime
 @friendly_errors
 def resend(
-    rt: Runtime, edition_id: int, email: str | None, failed: bool, everyone: bool, yes: bool
+    rt: Runtime,
+    edition_id: int,
+    email: str | None,
+    failed: bool,
+    everyone: bool,
+    yes: bool,
+    run_async: bool,
 ) -> None:
     """Deliberately send an edition again, recording a new attempt in the ledger."""
     if sum([email is not None, failed, everyone]) != 1:
@@ -222,6 +244,9 @@ def resend(
             "no matching deliveries to resend (in-flight rows are left alone)"
         )
     click.echo(f"{count} deliveries queued for resend")
+    if run_async:
+        _queue_sends([edition_id])
+        return
     report = run_send(rt, [edition_id], wait=False)
     _print_report(report)
     if report.stopped or report.failed:

@@ -29,6 +29,11 @@ def init(rt: Runtime) -> None:
 
     Safe to run again at any time: migrations that already ran are skipped.
     """
+    prepare_store(rt)
+
+
+def prepare_store(rt: Runtime) -> None:
+    """Migrate the schema and seed the default sources on first use (init and run share it)."""
     init_store(rt.engine)
     with write_transaction(rt.sessions) as session:
         added = seed_defaults(session, rt.settings.default_sources)
@@ -125,15 +130,23 @@ def _summary_line(o: SourceOutcome) -> str:
 @click.command()
 @click.argument("names", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print the per-source summary as JSON.")
+@click.option("--async", "run_async", is_flag=True, help="Queue it for the workers instead.")
 @pass_runtime
 @friendly_errors
-def ingest(rt: Runtime, names: tuple[str, ...], as_json: bool) -> None:
+def ingest(rt: Runtime, names: tuple[str, ...], as_json: bool, run_async: bool) -> None:
     """Fetch and store papers from all enabled sources, or only from NAMES.
 
     Exits with status 1 when any source failed (the others are still ingested).
     """
     with rt.sessions() as session:
         chosen = select_sources(session, names)
+    if run_async:
+        from workers.tasks import ingest_source as ingest_task
+
+        for source in chosen:
+            ingest_task.delay(source.id)
+        click.echo(f"queued {len(chosen)} source(s) for the workers; see `paperround status`")
+        return
     outcomes: list[SourceOutcome] = []
     with (
         Fetcher.from_settings(rt.settings) as fetcher,

@@ -1,0 +1,178 @@
+"""Service benchmark (issue 5): an edition to 100,000 readers through Redis + 2 Celery worker
+processes into Postfix's `smtp-sink`, next to the in-process `digest send` path (one process,
+same database engine, same sink) measured in the same run.
+
+Target: the workers' messages/second at least 1.6x the in-process figure on 2 cores.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+from sqlalchemy import Engine, func, select
+
+from bench.common import postgres_engine
+from bench.digest import smtp_sink
+from bench.digest_world import add_grouped_readers, seed_papers
+from pipeline import service
+from pipeline.delivery import send_edition
+from pipeline.editions import plan_edition
+from pipeline.settings import Settings, load_settings
+from pipeline.store.db import session_factory, write_transaction
+from pipeline.store.models import Delivery
+
+READERS = 100_000
+BASELINE_READERS = 20_000
+WORKER_PROCESSES = 2
+BROKER = os.environ.get("PAPERROUND_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _settings(folder: Path, engine: Engine, port: int) -> Settings:
+    return dataclasses.replace(
+        load_settings({}),
+        data_dir=folder,
+        database_url=engine.url.render_as_string(hide_password=False),
+        smtp_url=f"smtp://127.0.0.1:{port}",
+        broker_url=BROKER,
+        secret_key="bench-secret-key-0123456789abcdef",
+        base_url="https://papers.example.org",
+        send_batch_size=200,
+    )
+
+
+def _planned(engine: Engine, readers: int) -> int:
+    factory = session_factory(engine)
+    seed_papers(factory)
+    add_grouped_readers(factory, readers)
+    with write_transaction(factory) as session:
+        report = plan_edition(session, cadence="daily")
+    assert report.deliveries == readers, report
+    return report.edition_id
+
+
+def _sent(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).where(Delivery.status == "sent")) or 0)
+
+
+def in_process(port: int) -> float:
+    """Messages/second of pipeline.delivery.send_edition in this one process."""
+    with postgres_engine() as engine, tempfile.TemporaryDirectory() as folder:
+        edition_id = _planned(engine, BASELINE_READERS)
+        settings = _settings(Path(folder), engine, port)
+        factory = session_factory(engine)
+        start = time.perf_counter()
+        report = send_edition(
+            factory,
+            edition_id,
+            service.composer(factory, settings),
+            service.transport_factory(settings),
+            service.send_policy(settings),
+        )
+        elapsed = time.perf_counter() - start
+        assert report.sent == BASELINE_READERS, report
+        return BASELINE_READERS / elapsed
+
+
+def through_workers(port: int) -> dict[str, float]:
+    """Total time and rate of the 100,000-reader edition sent by Celery workers."""
+    client = redis.Redis.from_url(BROKER)
+    client.flushdb()
+    with postgres_engine() as engine, tempfile.TemporaryDirectory() as folder:
+        edition_id = _planned(engine, READERS)
+        settings = _settings(Path(folder), engine, port)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERROUND_")}
+        env.update(
+            PAPERROUND_DATA_DIR=folder,
+            PAPERROUND_DATABASE_URL=settings.database_url,
+            PAPERROUND_SMTP_URL=settings.smtp_url,
+            PAPERROUND_BROKER_URL=BROKER,
+            PAPERROUND_SECRET_KEY=settings.secret_key,
+            PAPERROUND_BASE_URL=settings.base_url,
+            PAPERROUND_SEND_BATCH_SIZE=str(settings.send_batch_size),
+            PYTHONPATH=str(ROOT),
+        )
+        log = Path(folder) / "worker.log"
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.app",
+                "worker",
+                "-Q",
+                "send",
+                "-c",
+                str(WORKER_PROCESSES),
+                "--loglevel",
+                "WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"bench-{os.getpid()}@%h",
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            time.sleep(4)  # worker start-up is not part of the send
+            from workers.app import create_app
+
+            start = time.perf_counter()
+            create_app(settings).send_task("paperround.send_edition", args=[edition_id])
+            deadline = start + 1800
+            while _sent(engine) < READERS:
+                if worker.poll() is not None or time.perf_counter() > deadline:
+                    raise RuntimeError("workers stopped or timed out:\n" + log.read_text()[-2000:])
+                time.sleep(0.5)
+            elapsed = time.perf_counter() - start
+        finally:
+            worker.terminate()
+            worker.wait(30)
+            client.flushdb()
+    return {"seconds": elapsed, "rate": READERS / elapsed}
+
+
+def run() -> dict[str, Any]:
+    with smtp_sink() as port:
+        baseline = in_process(port)
+        workers = through_workers(port)
+    return {
+        "readers": READERS,
+        "worker_processes": WORKER_PROCESSES,
+        "workers_seconds": workers["seconds"],
+        "workers_rate": workers["rate"],
+        "in_process_readers": BASELINE_READERS,
+        "in_process_rate": baseline,
+        "ratio": workers["rate"] / baseline,
+    }
+
+
+def report(results: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            f"An edition to {results['readers']:,} readers, PostgreSQL + Redis, "
+            f"{results['worker_processes']} worker processes, into smtp-sink on loopback:",
+            "",
+            "| path | messages/s | total |",
+            "| --- | ---: | ---: |",
+            f"| in-process `send_edition` ({results['in_process_readers']:,} readers) | "
+            f"{results['in_process_rate']:,.0f} | |",
+            f"| Celery, {results['worker_processes']} processes | {results['workers_rate']:,.0f} | "
+            f"{results['workers_seconds']:.0f} s |",
+            "",
+            f"Ratio workers / in-process: **{results['ratio']:.2f}x** (target 1.6x).",
+        ]
+    )

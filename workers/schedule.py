@@ -1,0 +1,33 @@
+"""The beat schedule: what runs when. Every job is idempotent (see workers/tasks.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery.schedules import crontab
+
+from pipeline.settings import Settings
+
+
+def _plan_schedule(seconds: int) -> crontab | float:
+    """Whole minutes that divide an hour run on the clock (so :00 is never missed);
+    anything else (tests, demos) is a plain interval."""
+    if seconds % 60 == 0 and 3600 % seconds == 0:
+        return crontab(minute=f"*/{seconds // 60}")
+    return float(seconds)
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    every = settings.maintenance_interval_seconds
+    return {
+        # Sources carry their own interval; this only asks which are due.
+        "ingest-due-sources": {"task": "paperround.ingest_due", "schedule": every},
+        # Readers' local send hours come on the hour in every zone (and :30/:45 in a few).
+        "plan-and-send-due-editions": {
+            "task": "paperround.plan_due",
+            "schedule": _plan_schedule(settings.plan_interval_seconds),
+        },
+        "send-due-retries": {"task": "paperround.send_due", "schedule": every},
+        "expire-stale-claims": {"task": "paperround.expire_claims", "schedule": every},
+        "nightly-cleanup": {"task": "paperround.cleanup", "schedule": crontab(hour=3, minute=17)},
+    }
