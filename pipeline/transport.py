@@ -193,15 +193,12 @@ class SmtpTransport:
         body_sent = False
         try:
             options = [f"SIZE={len(payload)}"] if conn.has_extn("size") else []
-            code, reply = conn.mail(envelope_from, options)
-            if code != 250:
-                return self._refused(conn, "MAIL FROM", code, reply, about_reader=False)
-            code, reply = conn.rcpt(to_addr)
-            if code not in (250, 251):
-                return self._refused(conn, "RCPT TO", code, reply, about_reader=True)
-            code, reply = conn.docmd("DATA")
-            if code != 354:
-                return self._refused(conn, "DATA", code, reply, about_reader=True)
+            if conn.has_extn("pipelining"):
+                refused = self._envelope_pipelined(conn, envelope_from, to_addr, options)
+            else:
+                refused = self._envelope_stepwise(conn, envelope_from, to_addr, options)
+            if refused is not None:
+                return refused
             conn.send(payload)
             body_sent = True
             code, reply = conn.getreply()
@@ -218,6 +215,43 @@ class SmtpTransport:
         if code in range(400, 600):
             return self._refused(conn, "message", code, reply, about_reader=True)
         return SendOutcome("unknown", code, "unreadable reply to the message: " + text)
+
+    def _envelope_stepwise(self, conn: smtplib.SMTP, envelope_from: str, to_addr: str,
+                           options: list[str]) -> SendOutcome | None:
+        """MAIL, RCPT, DATA one round trip each; None when the server is ready for the body."""
+        code, reply = conn.mail(envelope_from, options)
+        if code != 250:
+            return self._refused(conn, "MAIL FROM", code, reply, about_reader=False)
+        code, reply = conn.rcpt(to_addr)
+        if code not in (250, 251):
+            return self._refused(conn, "RCPT TO", code, reply, about_reader=True)
+        code, reply = conn.docmd("DATA")
+        if code != 354:
+            return self._refused(conn, "DATA", code, reply, about_reader=True)
+        return None
+
+    def _envelope_pipelined(self, conn: smtplib.SMTP, envelope_from: str, to_addr: str,
+                            options: list[str]) -> SendOutcome | None:
+        """MAIL, RCPT and DATA in one write, then their three replies (RFC 2920): one round
+        trip instead of three, which is most of the per-message latency on a fast relay."""
+        # Both addresses passed check_address (plain local@domain, ASCII, no CR/LF), so they
+        # go in angle brackets as they are (smtplib.quoteaddr would re-parse them each time).
+        mail = f"MAIL FROM:<{envelope_from}>{''.join(' ' + o for o in options)}"
+        conn.send(f"{mail}\r\nRCPT TO:<{to_addr}>\r\nDATA\r\n".encode("ascii"))
+        replies = [conn.getreply() for _ in range(3)]
+        (mail_code, mail_reply), (rcpt_code, rcpt_reply), (data_code, data_reply) = replies
+        if data_code == 354 and (mail_code != 250 or rcpt_code not in (250, 251)):
+            # The server opened DATA although the envelope failed: end the empty message
+            # (it has no recipient, so nothing is delivered) to get back to a clean state.
+            conn.send(b".\r\n")
+            conn.getreply()
+        if mail_code != 250:
+            return self._refused(conn, "MAIL FROM", mail_code, mail_reply, about_reader=False)
+        if rcpt_code not in (250, 251):
+            return self._refused(conn, "RCPT TO", rcpt_code, rcpt_reply, about_reader=True)
+        if data_code != 354:
+            return self._refused(conn, "DATA", data_code, data_reply, about_reader=True)
+        return None
 
     def _refused(self, conn: smtplib.SMTP, stage: str, code: int, reply: bytes, *,
                  about_reader: bool) -> SendOutcome:

@@ -24,9 +24,11 @@ def message(n: int, to: str = "reader@example.net") -> bytes:
     ).encode()
 
 
-@pytest.fixture
-def server() -> Iterator[ScriptedSmtpServer]:
-    with ScriptedSmtpServer() as smtp:
+@pytest.fixture(params=[True, False], ids=["pipelining", "stepwise"])
+def server(request: pytest.FixtureRequest) -> Iterator[ScriptedSmtpServer]:
+    """Every transport test runs against a server that offers PIPELINING (RFC 2920) and one
+    that does not: the transport takes a different path for each."""
+    with ScriptedSmtpServer(pipelining=request.param) as smtp:
         yield smtp
 
 

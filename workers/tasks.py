@@ -26,6 +26,7 @@ from pipeline.digest import DigestComposer
 from pipeline.editions import plan_edition as plan_edition_rows
 from pipeline.fetch import Fetcher
 from pipeline.ingest import ingest_source as ingest_one
+from pipeline.locks import exclusive
 from pipeline.scheduling import cleanup as cleanup_store
 from pipeline.scheduling import editions_with_due_work, sources_due
 from pipeline.scheduling import plan_due as plan_due_rows
@@ -93,13 +94,18 @@ def ingest_source(source_id: int) -> dict[str, Any]:
         return ingest_one(sessions, source, fetcher).as_dict()
 
 
+SKIPPED = {"skipped": "another scheduler run holds the lock"}
+
+
 @app.task(name="paperround.ingest_due", **_retrying())
 def ingest_due() -> dict[str, Any]:
-    sessions = _Process.ready()
-    with sessions() as session:
-        due = sources_due(session, utcnow())
-    for source_id in due:
-        ingest_source.delay(source_id)
+    with exclusive(_Process.settings(), "ingest_due", ttl=120) as mine:
+        if not mine:
+            return SKIPPED
+        with _Process.ready()() as session:
+            due = sources_due(session, utcnow())
+        for source_id in due:
+            ingest_source.delay(source_id)
     return {"enqueued": len(due)}
 
 
@@ -129,8 +135,11 @@ def _enqueue_batches(edition_id: int, due: int) -> int:
 @app.task(name="paperround.plan_due", **_retrying())
 def plan_due() -> dict[str, Any]:
     """Every 15 minutes: plan the editions of readers whose send hour came, then fan out."""
-    reports = plan_due_rows(_Process.ready(), _Process.settings())
-    batches = sum(_enqueue_batches(r.edition_id, r.deliveries) for r in reports)
+    with exclusive(_Process.settings(), "plan_due") as mine:
+        if not mine:
+            return SKIPPED
+        reports = plan_due_rows(_Process.ready(), _Process.settings())
+        batches = sum(_enqueue_batches(r.edition_id, r.deliveries) for r in reports)
     return {"editions": [r.edition_id for r in reports], "batches": batches}
 
 
@@ -185,9 +194,12 @@ def send_due() -> dict[str, Any]:
     """Every minute: retries whose time came, and pending rows whose task got lost."""
     settings = _Process.settings()
     idle = timedelta(seconds=settings.requeue_after_seconds)
-    with _Process.ready()() as session:
-        work = editions_with_due_work(session, utcnow(), idle)
-    return {"batches": sum(_enqueue_batches(w.edition_id, w.due) for w in work)}
+    with exclusive(settings, "send_due", ttl=120) as mine:
+        if not mine:
+            return SKIPPED
+        with _Process.ready()() as session:
+            work = editions_with_due_work(session, utcnow(), idle)
+        return {"batches": sum(_enqueue_batches(w.edition_id, w.due) for w in work)}
 
 
 @app.task(name="paperround.expire_claims", **_retrying())

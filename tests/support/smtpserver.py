@@ -16,7 +16,8 @@
         server.unanswered     # bodies received before a drop_after_data hang-up
         server.sessions       # connections that said EHLO/HELO (the readiness probe does not)
 
-Options: `tls=` an ssl server context (offers STARTTLS), `implicit_tls=` a context for
+Options: `pipelining=False` stops advertising PIPELINING (RFC 2920; on by default, as with
+Postfix), `tls=` an ssl server context (offers STARTTLS), `implicit_tls=` a context for
 smtps-style TLS on connect, `credentials={"user": "password"}` (AUTH PLAIN/LOGIN offered, MAIL
 refused with 530 until authenticated; allowed without TLS unless `auth_require_tls=True`).
 Rules are matched on the RCPT address; all hooks run in the server's own thread.
@@ -64,6 +65,8 @@ class _Handler:
                           hostname: str, responses: list[str]) -> list[str]:
         session.host_name = hostname
         self._session_number(server)
+        if self.owner.pipelining:  # aiosmtpd reads pipelined commands; advertise it like Postfix
+            responses.insert(len(responses) - 1, "250-PIPELINING")
         return responses
 
     async def handle_HELO(self, server: SMTP, session: Session, envelope: Envelope,
@@ -124,8 +127,9 @@ class ScriptedSmtpServer:
     def __init__(self, *, tls: ssl.SSLContext | None = None,
                  implicit_tls: ssl.SSLContext | None = None,
                  credentials: dict[str, str] | None = None,
-                 auth_require_tls: bool = False) -> None:
+                 auth_require_tls: bool = False, pipelining: bool = True) -> None:
         self.lock = threading.Lock()
+        self.pipelining = pipelining
         self.messages: list[Received] = []
         self.unanswered: list[bytes] = []
         self.credentials = dict(credentials or {})

@@ -205,3 +205,31 @@ def test_smtp_server_down_for_a_minute(
         assert received(service.settings.maildir) == Counter(emails)
     finally:
         capture.stop()
+
+
+def test_two_beat_processes_do_not_double_send(
+    sqlite_store: Store, redis_url: str, tmp_path: Path, service_parts: list[Service]
+) -> None:
+    from datetime import UTC, datetime
+
+    store = sqlite_store
+    port = unused_port()
+    service = Service(tmp_path, store, redis_url, port)
+    service.env["PAPERROUND_PLAN_INTERVAL_SECONDS"] = "2"
+    service_parts.append(service)
+    seed_papers(store.sessions)
+    emails = add_readers(store.sessions, 300, send_hour=datetime.now(UTC).hour)
+    with CaptureServer(service.settings.maildir, port=port):
+        service.worker()
+        for n in (1, 2):  # the mistake: a second scheduler with its own schedule file
+            service.procs.append(
+                celery_beat(service.env, tmp_path / f"beat{n}.log", tmp_path / f"schedule{n}")
+            )
+        wait_until(
+            lambda: statuses(store) == Counter(sent=300),
+            180,
+            f"every reader's digest (now {statuses(store)})\n" + service.logs(),
+        )
+        time.sleep(8)  # several more planning rounds of both schedulers
+        assert statuses(store) == Counter(sent=300)
+        assert received(service.settings.maildir) == Counter(emails)
