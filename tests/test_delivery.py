@@ -202,6 +202,7 @@ def test_stale_claims_are_released_and_in_flight_becomes_unknown(
     jobs = claim_batch(store.sessions, edition_id, "dead-sender", 6, utcnow())
     ledger = Ledger(store.sessions, "dead-sender", SendPolicy())
     ledger.commit(None, (jobs[0], "<x@paperround.example.org>"), utcnow())  # in flight, then "dies"
+    ledger.close()
     assert release_stale_claims(store.sessions, timedelta(minutes=10)) == (0, 0)  # not stale yet
     released, unknown = release_stale_claims(
         store.sessions, timedelta(minutes=10), now=utcnow() + timedelta(minutes=11)
