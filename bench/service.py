@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from pipeline.editions import plan_edition
 from pipeline.settings import Settings, load_settings
 from pipeline.store.db import session_factory, write_transaction
 from pipeline.store.models import Delivery
+from workers.supervisor import worker_argv
 
 READERS = 100_000
 BASELINE_READERS = 20_000
@@ -102,25 +102,9 @@ def through_workers(port: int) -> dict[str, float]:
             PYTHONPATH=str(ROOT),
         )
         log = Path(folder) / "worker.log"
+        argv = worker_argv("send", WORKER_PROCESSES, f"bench-{os.getpid()}", "WARNING")
         worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.app",
-                "worker",
-                "-Q",
-                "send",
-                "-c",
-                str(WORKER_PROCESSES),
-                "--loglevel",
-                "WARNING",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                f"bench-{os.getpid()}@%h",
-            ],
+            [*argv, "--without-gossip", "--without-mingle"],
             env=env,
             cwd=ROOT,
             stdout=log.open("wb"),

@@ -27,6 +27,40 @@ class Child:
     process: subprocess.Popen[bytes] | None = None
 
 
+def worker_argv(queues: str, concurrency: int, name: str, loglevel: str = "INFO") -> list[str]:
+    """The Celery worker command line (run, tests and benchmarks start workers alike)."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers.app",
+        "worker",
+        "-Q",
+        queues,
+        "-c",
+        str(concurrency),
+        "--loglevel",
+        loglevel,
+        "-n",
+        f"{name}@%h",
+    ]
+
+
+def beat_argv(*extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers.app",
+        "beat",
+        "--loglevel",
+        "INFO",
+        *extra,
+    ]
+
+
 def children(settings: Settings, host: str, port: int, concurrency: int) -> list[Child]:
     py = sys.executable
     found: list[Child] = []
@@ -45,24 +79,9 @@ def children(settings: Settings, host: str, port: int, concurrency: int) -> list
                 ],
             )
         )
-    celery = [py, "-m", "celery", "-A", "workers.app"]
     found += [
-        Child(
-            "worker",
-            [
-                *celery,
-                "worker",
-                "-Q",
-                "ingest,plan,send",
-                "-c",
-                str(concurrency),
-                "--loglevel",
-                "INFO",
-                "-n",
-                f"paperround-{os.getpid()}@%h",
-            ],
-        ),
-        Child("beat", [*celery, "beat", "--loglevel", "INFO"]),
+        Child("worker", worker_argv("ingest,plan,send", concurrency, f"paperround-{os.getpid()}")),
+        Child("beat", beat_argv()),
         Child("web", [py, "-m", "workers.cli", "web", "--host", host, "--port", str(port)]),
     ]
     return found

@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import redis
 
 from tests.support.feedserver import unused_port
+from workers.supervisor import beat_argv, worker_argv
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,41 +78,12 @@ class Proc:
 
 
 def celery_worker(env: Mapping[str, str], log: Path, concurrency: int = 2, name: str = "w") -> Proc:
-    argv = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "workers.app",
-        "worker",
-        "-Q",
-        "ingest,plan,send",
-        "-c",
-        str(concurrency),
-        "--loglevel",
-        "INFO",
-        "-n",
-        f"{name}-{os.getpid()}@%h",
-        "--without-gossip",
-        "--without-mingle",
-    ]
-    return Proc("worker", argv, env, log)
+    argv = worker_argv("ingest,plan,send", concurrency, f"{name}-{os.getpid()}")
+    return Proc("worker", [*argv, "--without-gossip", "--without-mingle"], env, log)
 
 
 def celery_beat(env: Mapping[str, str], log: Path, schedule: Path) -> Proc:
-    argv = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "workers.app",
-        "beat",
-        "--loglevel",
-        "INFO",
-        "-s",
-        str(schedule),
-    ]
-    return Proc("beat", argv, env, log)
+    return Proc("beat", beat_argv("-s", str(schedule)), env, log)
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str, every: float = 0.25) -> None:
