@@ -6,7 +6,6 @@ claims decide, so two beat processes started by mistake cannot double-send.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -73,9 +72,6 @@ def plan_due(
 class DueWork:
     edition_id: int
     due: int
-
-    def batches(self, batch_size: int) -> int:
-        return math.ceil(self.due / batch_size)
 
 
 def editions_with_due_work(

@@ -105,6 +105,19 @@ def service_parts(tmp_path: Path) -> Iterator[list[Service]]:
         service.stop()
 
 
+def assert_each_reader_once(store: Store, service: Service, emails: list[str]) -> None:
+    """Wait for every delivery to be sent, then check the two promises: one `sent` row and
+    one received message per reader."""
+    n = len(emails)
+    wait_until(
+        lambda: statuses(store) == Counter(sent=n),
+        300,
+        f"every delivery sent (now {statuses(store)})\n" + service.logs(),
+    )
+    time.sleep(1)  # let the capture server finish filing the last message
+    assert received(service.settings.maildir) == Counter(emails)
+
+
 def _edition(store: Store, readers: int) -> tuple[int, list[str]]:
     seed_papers(store.sessions)
     emails = add_readers(store.sessions, readers)
@@ -135,13 +148,7 @@ def test_worker_killed_mid_edition_then_restarted(
         killed_at = statuses(store)
         assert killed_at["sent"] < 10_000, "the edition finished before the kill"
         service.worker()
-        wait_until(
-            lambda: statuses(store) == Counter(sent=10_000),
-            300,
-            f"every delivery sent (now {statuses(store)})\n" + service.logs(),
-        )
-        time.sleep(1)  # let the capture server finish filing the last message
-        assert received(service.settings.maildir) == Counter(emails)
+        assert_each_reader_once(store, service, emails)
 
 
 def test_redis_restarted_mid_edition(
@@ -163,13 +170,7 @@ def test_redis_restarted_mid_edition(
             redis_server.stop()  # nothing on disk: every queued task is lost
             time.sleep(3)
             redis_server.start()
-            wait_until(
-                lambda: statuses(store) == Counter(sent=3_000),
-                300,
-                f"every delivery sent (now {statuses(store)})\n" + service.logs(),
-            )
-            time.sleep(1)
-            assert received(service.settings.maildir) == Counter(emails)
+            assert_each_reader_once(store, service, emails)
     finally:
         service.stop()
         redis_server.stop()
@@ -195,14 +196,8 @@ def test_smtp_server_down_for_a_minute(
         during = statuses(store)
         assert during["sent"] < 2_000 and during["failed"] == 0
         capture = CaptureServer(service.settings.maildir, port=port).start()
-        wait_until(
-            lambda: statuses(store) == Counter(sent=2_000),
-            300,
-            f"every delivery sent (now {statuses(store)})\n" + service.logs(),
-        )
+        assert_each_reader_once(store, service, emails)
         assert time.monotonic() - down_since >= 60
-        time.sleep(1)
-        assert received(service.settings.maildir) == Counter(emails)
     finally:
         capture.stop()
 
@@ -225,11 +220,6 @@ def test_two_beat_processes_do_not_double_send(
             service.procs.append(
                 celery_beat(service.env, tmp_path / f"beat{n}.log", tmp_path / f"schedule{n}")
             )
-        wait_until(
-            lambda: statuses(store) == Counter(sent=300),
-            180,
-            f"every reader's digest (now {statuses(store)})\n" + service.logs(),
-        )
+        assert_each_reader_once(store, service, emails)
         time.sleep(8)  # several more planning rounds of both schedulers
-        assert statuses(store) == Counter(sent=300)
-        assert received(service.settings.maildir) == Counter(emails)
+        assert_each_reader_once(store, service, emails)
