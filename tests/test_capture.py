@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import email
+import gc
 import mailbox
 import os
 import signal
 import smtplib
+import socket
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, datetime
 from email import policy
 from pathlib import Path
+
+import pytest
 
 from pipeline.mail import MessageTemplate
 from pipeline.transport import SmtpTransport
@@ -86,3 +92,56 @@ def test_main_refuses_a_bad_port(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "--port 70000 is not a port number" in result.stderr
+
+
+def test_stopping_closes_a_conversation_in_progress(tmp_path: Path) -> None:
+    """A client mid-session when the server stops sees the connection end, and the server
+    leaves no socket behind for the garbage collector (filterwarnings=error would fail us on
+    the ResourceWarning, as it once did in the SMTP-down crash test)."""
+    server = CaptureServer(tmp_path / "mail").start()
+    client = smtplib.SMTP("127.0.0.1", server.port, local_hostname="test", timeout=5)
+    try:
+        assert client.ehlo()[0] == 250
+        client.mail("a@example.org")
+        server.stop()
+        gc.collect()
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            client.rcpt("b@example.net")
+    finally:
+        client.close()
+    assert mailbox.Maildir(tmp_path / "mail").keys() == []
+
+
+def _connect_repeatedly(port: int, stop: threading.Event, into: list[socket.socket]) -> None:
+    for _ in range(300):  # bounded: at most 300 loopback connections per thread
+        if stop.is_set():
+            return
+        try:
+            into.append(socket.create_connection(("127.0.0.1", port), timeout=1))
+        except OSError:
+            return
+
+
+def test_stopping_while_clients_connect_leaks_no_socket(tmp_path: Path) -> None:
+    """Connections arriving while the server stops (a worker reconnecting as the crash test
+    takes the server down) must be closed, not left to the garbage collector: pytest runs
+    with filterwarnings=error, so a leaked transport's ResourceWarning fails this test."""
+    for round_number in range(3):
+        server = CaptureServer(tmp_path / f"mail{round_number}").start()
+        stop = threading.Event()
+        clients: list[socket.socket] = []
+        threads = [
+            threading.Thread(target=_connect_repeatedly, args=(server.port, stop, clients))
+            for _ in range(3)
+        ]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.05)
+        server.stop()
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=10)
+        gc.collect()
+        for client in clients:
+            client.close()
+        assert clients, "no client got through before the server stopped"

@@ -11,10 +11,12 @@ for. Nothing is relayed anywhere.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import mailbox
 import signal
 import sys
 import threading
+import weakref
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -26,8 +28,19 @@ from pipeline.capture_log import message_id_of, record_accepted
 
 
 class EphemeralPortController(Controller):
-    """aiosmtpd's threaded Controller, but port=0 works: the bound port is read back before
-    the controller's own readiness probe connects to it."""
+    """aiosmtpd's threaded Controller with two mends: port=0 works (the bound port is read
+    back before the controller's own readiness probe connects to it), and stop() closes the
+    connections still open. aiosmtpd only cancels their tasks, so a client mid-conversation
+    left its socket to the garbage collector and a ResourceWarning."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
+
+    def factory(self) -> SMTP:
+        smtp = SMTP(self.handler, **self.SMTP_kwargs)
+        self._sessions.add(smtp)
+        return smtp
 
     def _create_server(self) -> Coroutine[Any, Any, Any]:
         async def create() -> Any:
@@ -38,6 +51,54 @@ class EphemeralPortController(Controller):
             return server
 
         return create()
+
+    async def stop_listening(self, grace: float = 1.0) -> None:
+        """Close the listening socket (new clients get ECONNREFUSED); sessions stay open.
+
+        The socket is unregistered first and closed only once accepts under way have made
+        their sessions: Python 3.11's Server.close() with an accept in flight leaks that
+        connection's transport (an AssertionError inside asyncio)."""
+        deadline = self.loop.time() + grace
+        server = self.server
+        if isinstance(server, asyncio.Server):
+            for sock in server.sockets:
+                self.loop.remove_reader(sock.fileno())
+            while _accepts_in_flight() and self.loop.time() < deadline:
+                await asyncio.sleep(0)
+        if server is not None:
+            server.close()
+
+    async def _close_sessions(self, grace: float) -> None:
+        """Stop listening, close every open connection, and abort those whose unsent output
+        outlives `grace`, all while the loop still runs their callbacks."""
+        deadline = self.loop.time() + grace
+        await self.stop_listening(grace)
+        open_now = [s for s in self._sessions if s.transport is not None]
+        for smtp in open_now:
+            if smtp.transport is not None:
+                smtp.transport.close()
+        while any(s.transport is not None for s in open_now) and self.loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        for smtp in open_now:
+            transport = smtp.transport
+            if isinstance(transport, asyncio.Transport):
+                transport.abort()
+        await asyncio.sleep(0)  # let the aborts' connection_lost callbacks run
+
+    def stop(self, no_assert: bool = False) -> None:
+        if self._thread is not None and self.loop.is_running():
+            done = asyncio.run_coroutine_threadsafe(self._close_sessions(grace=1.0), self.loop)
+            done.result(timeout=5)
+        super().stop(no_assert=no_assert)
+
+
+def _accepts_in_flight() -> bool:
+    """Whether the running loop still has connections between accept() and connection_made."""
+    current = asyncio.current_task()
+    return any(
+        task is not current and "_accept_connection" in getattr(task.get_coro(), "__qualname__", "")
+        for task in asyncio.all_tasks()
+    )
 
 
 class MaildirHandler:

@@ -177,9 +177,9 @@ class ScriptedSmtpServer:
         self._drop_after = len(self.messages) + count
 
     def refuse_connections(self) -> None:
-        server = self._controller.server
-        assert server is not None, "start() the server first"
-        self._controller.loop.call_soon_threadsafe(server.close)
+        ctl = self._controller
+        assert ctl.server is not None, "start() the server first"
+        asyncio.run_coroutine_threadsafe(ctl.stop_listening(), ctl.loop).result(timeout=5)
 
     def accept_connections(self) -> None:
         ctl = self._controller
