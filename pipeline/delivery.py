@@ -36,7 +36,6 @@ from sqlalchemy import (
     Table,
     and_,
     func,
-    or_,
     select,
     update,
 )
@@ -104,7 +103,7 @@ class SendReport:
     failed: int = 0
     unknown: int = 0
     skipped: int = 0
-    waiting: int = 0  # rows left in retry for later
+    waiting: int | None = None  # rows left pending or in retry (counted by whole-edition runs)
     stopped: str | None = None  # why the loop stopped early (e.g. SMTP unreachable)
     errors: list[str] = field(default_factory=list)
 
@@ -121,14 +120,32 @@ def _rows(result: object) -> int:
 # --- claiming ----------------------------------------------------------------------------
 
 
-def _due(edition_id: int, now: datetime) -> object:
-    return and_(
-        Delivery.edition_id == edition_id,
-        or_(
-            Delivery.status == "pending",
-            and_(Delivery.status == "retry", Delivery.next_attempt_at <= now),
-        ),
-    )
+def _due_ids(session: Session, edition_id: int, now: datetime, limit: int) -> list[int]:
+    """Up to `limit` due rows of the edition: retries whose time came, then pending rows.
+
+    Two queries, not one with OR: each reads ix_deliveries_claim_order in (segment, id) order
+    and stops at `limit`, where the OR made the database sort every due row of the edition
+    per batch. Consecutive rows share a segment, so the composer reuses its per-segment parts.
+    On PostgreSQL rows another sender is claiming right now are skipped, not waited for.
+    """
+    skip_locked = session.get_bind().dialect.name == "postgresql"
+    ids: list[int] = []
+    for due in (
+        and_(Delivery.status == "retry", Delivery.next_attempt_at <= now),
+        Delivery.status == "pending",
+    ):
+        query = (
+            select(Delivery.id)
+            .where(Delivery.edition_id == edition_id, due)
+            .order_by(Delivery.segment_id, Delivery.id)
+            .limit(limit - len(ids))
+        )
+        if skip_locked:
+            query = query.with_for_update(skip_locked=True)
+        ids.extend(session.scalars(query))
+        if len(ids) >= limit:
+            break
+    return ids
 
 
 def claim_batch(
@@ -136,15 +153,7 @@ def claim_batch(
 ) -> list[Job]:
     """Atomically take up to `limit` due rows of the edition for sender `token`."""
     with write_transaction(factory) as session:
-        candidates = (
-            select(Delivery.id)
-            .where(_due(edition_id, now))  # type: ignore[arg-type]
-            .order_by(Delivery.segment_id, Delivery.id)  # consecutive rows share a segment
-            .limit(limit)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True)
-        ids = list(session.scalars(candidates))
+        ids = _due_ids(session, edition_id, now, limit)
         if not ids:
             return []
         session.execute(
@@ -625,7 +634,8 @@ def send_edition(
             ledger.close()
         if report.stopped:
             break
-    report.waiting = _count(factory, edition_id, ("retry", "pending"))
+    if max_batches is None:  # a batch task's report leaves the rest of the edition to others
+        report.waiting = _count(factory, edition_id, ("retry", "pending"))
     finish_if_done(factory, edition_id, clock())
     return report
 
@@ -657,8 +667,17 @@ def _count(factory: sessionmaker[Session], edition_id: int, states: Sequence[str
 
 
 def finish_if_done(factory: sessionmaker[Session], edition_id: int, now: datetime) -> bool:
-    """Mark the edition done once no row is open; returns whether it is."""
-    if _count(factory, edition_id, OPEN_STATES):
+    """Mark the edition done once no row is open; returns whether it is.
+
+    Runs after every batch, so it asks whether one open row exists rather than counting them
+    (at 100,000 readers a count cost ~7 ms per batch)."""
+    with factory() as session:
+        still_open = session.scalar(
+            select(Delivery.id)
+            .where(Delivery.edition_id == edition_id, Delivery.status.in_(OPEN_STATES))
+            .limit(1)
+        )
+    if still_open is not None:
         return False
     with write_transaction(factory) as session:
         edition = session.get(Edition, edition_id)

@@ -186,6 +186,9 @@ def test_unreachable_server_keeps_everything_waiting(store: Store, tmp_path: Pat
     statuses = _statuses(store)
     assert statuses["sent"] == 0 and statuses["failed"] == 0
     assert statuses["pending"] + statuses["retry"] == 10  # none lost, none burnt
+    assert report.waiting == 10
+    batch = _send(store, settings, edition_id, max_batches=1)
+    assert batch.waiting is None  # a single batch does not count the whole edition
 
 
 def test_stale_claims_are_released_and_in_flight_becomes_unknown(
@@ -228,3 +231,33 @@ def test_suppressed_or_unsubscribed_reader_is_skipped_at_send_time(
     report = _send(store, settings, edition_id)
     assert (report.sent, report.skipped) == (1, 2)
     assert [m.rcpt_tos for m in smtp.messages] == [("reader0@example.net",)]
+
+
+def test_claims_take_due_retries_first_then_pending_in_segment_order(store: Store) -> None:
+    from pipeline.delivery import claim_batch
+
+    seed_papers(store.sessions)
+    add_readers(store.sessions, 12)
+    edition_id = _plan(store)
+    now = utcnow()
+    with write_transaction(store.sessions) as session:
+        rows = session.execute(
+            select(Delivery.id, Delivery.segment_id)
+            .where(Delivery.edition_id == edition_id)
+            .order_by(Delivery.id)
+        ).all()
+        ids = [r.id for r in rows]
+        due_retry, later_retry = ids[7], ids[9]
+        for delivery_id, when in ((due_retry, now - timedelta(seconds=1)),
+                                  (later_retry, now + timedelta(hours=1))):
+            delivery = session.get(Delivery, delivery_id)
+            assert delivery is not None
+            delivery.status, delivery.next_attempt_at = "retry", when
+    order = {r.id: (r.segment_id, r.id) for r in rows}
+    pending = sorted((i for i in ids if i not in (due_retry, later_retry)), key=order.__getitem__)
+
+    first = claim_batch(store.sessions, edition_id, "sender-a", 4, now)
+    assert sorted(j.delivery_id for j in first) == sorted([due_retry, *pending[:3]])
+    rest = claim_batch(store.sessions, edition_id, "sender-b", 100, now)
+    assert sorted(j.delivery_id for j in rest) == sorted(pending[3:])  # not the later retry
+    assert claim_batch(store.sessions, edition_id, "sender-c", 100, now) == []

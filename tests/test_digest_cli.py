@@ -167,7 +167,7 @@ def test_plan_twice_preview_and_send_into_the_capture_maildir(run: Cli, tmp_path
     assert nobody.exit_code == 1 and "gets nothing" in nobody.stderr
 
     result = run.ok("digest", "send")
-    assert "sent 3" in result.stdout
+    assert "sent 3, failed 0, unknown 0, skipped 0, still waiting 0" in result.stdout
     mail = run.mail()
     assert sorted(m["X-Original-To"] for m in mail) == [
         "ada@example.net", "bob@example.net", "cy@example.net"

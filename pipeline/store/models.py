@@ -222,7 +222,8 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id", name="uq_delivery_edition_reader"),
-        Index("ix_deliveries_edition_status", "edition_id", "status", "next_attempt_at"),
+        # The claim order: due rows of an edition by (segment, id), read without a sort.
+        Index("ix_deliveries_claim_order", "edition_id", "status", "segment_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -145,8 +145,9 @@ def run_send(rt: Runtime, edition_ids: list[int], wait: bool) -> SendReport:
                     wait_for_retries=wait,
                     on_settled=lambda _status: bar.update(1),
                 )
-            for name in ("sent", "retry", "failed", "unknown", "skipped", "waiting"):
+            for name in ("sent", "retry", "failed", "unknown", "skipped"):
                 setattr(total, name, getattr(total, name) + getattr(report, name))
+            total.waiting = (total.waiting or 0) + (report.waiting or 0)
             total.errors.extend(report.errors)
             if report.stopped:
                 total.stopped = report.stopped
@@ -168,7 +169,7 @@ def _queue_sends(edition_ids: list[int]) -> None:
 def _print_report(report: SendReport) -> None:
     click.echo(
         f"sent {report.sent}, failed {report.failed}, unknown {report.unknown}, "
-        f"skipped {report.skipped}, waiting for retry {report.waiting}"
+        f"skipped {report.skipped}, still waiting {report.waiting}"
     )
     for error in report.errors[:10]:
         click.echo(f"error: {error}", err=True)
