@@ -86,13 +86,18 @@ def celery_beat(env: Mapping[str, str], log: Path, schedule: Path) -> Proc:
     return Proc("beat", beat_argv("-s", str(schedule)), env, log)
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, every: float = 0.25) -> None:
+def wait_until(
+    check: Callable[[], bool], timeout: float, what: str | Callable[[], str], every: float = 0.25
+) -> None:
+    """Poll `check`; on timeout fail naming `what` (a callable is read then, so logs passed
+    that way show what happened while we waited, not what had happened before)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    described = what() if callable(what) else what
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {described}")
 
 
 class RedisServer:

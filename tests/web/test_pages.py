@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import re
 
+from pipeline.catalog import SourceSpec, add_source
 from pipeline.editions import plan_edition
+from pipeline.fetch import Fetcher
+from pipeline.ingest import ingest_sources
 from pipeline.store.db import write_transaction
+from tests.conftest import FIXTURES
+from tests.support import FeedServer
 from tests.support.world import add_readers, seed_papers
 from tests.web.site import Site
 
@@ -22,6 +27,32 @@ def test_home_shows_todays_top_papers_and_the_form(site: Site) -> None:
     assert len(titles) == 5
     for label in ('for="email"', 'name="categories"', 'name="cadence"', 'for="keywords"'):
         assert label in body
+
+
+def test_home_sample_follows_each_ingestion_despite_its_cache(
+    site: Site, feed_server: FeedServer
+) -> None:
+    """The sample is cached for minutes, yet papers from a source fetched a moment after the
+    first show at once (`make run` ingests its two default sources one after the other)."""
+    feeds = FIXTURES / "feeds"
+    feed_server.route("/rss", (feeds / "arxiv_rss.xml").read_bytes(),
+                      content_type="application/rss+xml")
+    feed_server.route("/hf", (feeds / "hf_daily.json").read_bytes(),
+                      content_type="application/json")
+    with write_transaction(site.sessions) as session:
+        add_source(session, SourceSpec(name="rss", url=feed_server.url("/rss"), kind="arxiv-rss"))
+        add_source(session, SourceSpec(name="hf", url=feed_server.url("/hf"), kind="hf-daily"))
+    client = site.client()
+    fetcher = Fetcher(user_agent="paperround-tests", connect_timeout=2.0, read_timeout=2.0,
+                      max_bytes=5_000_000, max_redirects=3, max_retries=0, max_retry_after=0.0)
+    with fetcher:
+        ingest_sources(site.sessions, fetcher, ["rss"])
+        after_rss = client.get("/").get_data(as_text=True)
+        assert "No papers collected yet today" not in after_rss
+        assert "Video World Models" not in after_rss  # an hf-daily paper
+        assert client.get("/").get_data(as_text=True) == after_rss  # served from the cache
+        ingest_sources(site.sessions, fetcher, ["hf"])
+    assert "Video World Models" in client.get("/").get_data(as_text=True)
 
 
 def test_archive_lists_editions_and_shows_one_without_personal_links(any_site: Site) -> None:

@@ -112,7 +112,7 @@ def assert_each_reader_once(store: Store, service: Service, emails: list[str]) -
     wait_until(
         lambda: statuses(store) == Counter(sent=n),
         300,
-        f"every delivery sent (now {statuses(store)})\n" + service.logs(),
+        lambda: f"every delivery sent (now {statuses(store)})\n" + service.logs(),
     )
     time.sleep(1)  # let the capture server finish filing the last message
     assert received(service.settings.maildir) == Counter(emails)
@@ -143,7 +143,11 @@ def test_worker_killed_mid_edition_then_restarted(
         worker = service.worker()
         service.beat()
         create_app(service.settings).send_task("paperround.send_edition", args=[edition_id])
-        wait_until(lambda: _sent_at_least(store, 2_000), 180, "2,000 sends\n" + service.logs())
+        wait_until(
+            lambda: _sent_at_least(store, 2_000),
+            180,
+            lambda: "2,000 sends\n" + service.logs(),
+        )
         worker.kill()  # SIGKILL to the worker and its pool processes, mid-batch
         killed_at = statuses(store)
         assert killed_at["sent"] < 10_000, "the edition finished before the kill"
@@ -166,7 +170,11 @@ def test_redis_restarted_mid_edition(
             service.worker()
             service.beat()
             create_app(service.settings).send_task("paperround.send_edition", args=[edition_id])
-            wait_until(lambda: _sent_at_least(store, 300), 120, "300 sends\n" + service.logs())
+            wait_until(
+                lambda: _sent_at_least(store, 300),
+                120,
+                lambda: "300 sends\n" + service.logs(),
+            )
             redis_server.stop()  # nothing on disk: every queued task is lost
             time.sleep(3)
             redis_server.start()
@@ -189,7 +197,7 @@ def test_smtp_server_down_for_a_minute(
         service.worker()
         service.beat()
         create_app(service.settings).send_task("paperround.send_edition", args=[edition_id])
-        wait_until(lambda: _sent_at_least(store, 200), 120, "200 sends\n" + service.logs())
+        wait_until(lambda: _sent_at_least(store, 200), 120, lambda: "200 sends\n" + service.logs())
         capture.stop()
         down_since = time.monotonic()
         time.sleep(60)

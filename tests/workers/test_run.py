@@ -87,7 +87,7 @@ def test_run_serves_subscribes_and_delivers_the_scheduled_digest(
             except httpx.HTTPError:
                 return False
 
-        wait_until(site_up, 60, "the web app\n" + logs())
+        wait_until(site_up, 60, lambda: "the web app\n" + logs())
         # the beat ingests the default sources on its own
         wait_until(
             lambda: (
@@ -95,7 +95,7 @@ def test_run_serves_subscribes_and_delivers_the_scheduled_digest(
                 and "Video World Models" in httpx.get(base + "/").text
             ),
             60,
-            "ingestion\n" + logs(),
+            lambda: "ingestion\n" + logs(),
         )
 
         hour = datetime.now(UTC).hour
@@ -109,7 +109,11 @@ def test_run_serves_subscribes_and_delivers_the_scheduled_digest(
         )
         assert reply.status_code == 202, reply.text
         maildir = data / "mail"
-        wait_until(lambda: len(_mails(maildir)) == 1, 30, "the confirmation mail\n" + logs())
+        wait_until(
+            lambda: len(_mails(maildir)) == 1,
+            30,
+            lambda: "the confirmation mail\n" + logs(),
+        )
         confirm = re.search(
             re.escape(base) + r"/confirm/[A-Za-z0-9_.\-]+", _text(_mails(maildir)[0])
         )
@@ -117,7 +121,7 @@ def test_run_serves_subscribes_and_delivers_the_scheduled_digest(
         assert httpx.get(confirm.group(0)).status_code == 200
 
         # nothing else is run: the schedule plans and sends the reader's digest
-        wait_until(lambda: len(_mails(maildir)) == 2, 90, "the scheduled digest\n" + logs())
+        wait_until(lambda: len(_mails(maildir)) == 2, 90, lambda: "the scheduled digest\n" + logs())
         digest = _mails(maildir)[1]
         assert digest["To"] == "reader@example.org"
         assert "trending" in digest["Subject"]

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from pipeline.papers import RankedPaper, ranked_papers
 from pipeline.preferences import WEEKDAYS, common_timezones
 from pipeline.service import default_preferences
+from pipeline.store.models import Source
 from pipeline.timeutil import utcnow
 from workers.web.context import web
 from workers.web.forms import (
@@ -28,11 +30,14 @@ HONEYPOT = "website"  # hidden from people by CSS; bots that fill every field re
 
 
 def _top_papers() -> list[RankedPaper]:
+    """Today's sample, cached per ingestion: the key is the newest fetch of any source, so
+    papers that just landed show at once and between ingestions ranking runs once per TTL."""
     w = web()
+    now = utcnow()
+    with w.sessions() as session:
+        newest_fetch = session.scalar(select(func.max(Source.last_fetched_at)))
 
-    def load() -> list[RankedPaper]:
-        now = utcnow()
-        with w.sessions() as session:
+        def load() -> list[RankedPaper]:
             for days in (1, 7):
                 papers = ranked_papers(
                     session,
@@ -43,12 +48,9 @@ def _top_papers() -> list[RankedPaper]:
                 )
                 if papers:
                     return papers
-        return []
+            return []
 
-    papers = w.home_papers.get("top", load)
-    if not papers:  # a fresh install: show papers as soon as the first ingestion lands
-        w.home_papers.forget("top")
-    return papers
+        return w.home_papers.get(("top", newest_fetch), load)
 
 
 def form_choices() -> dict[str, object]:
