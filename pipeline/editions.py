@@ -205,6 +205,11 @@ def plan_edition(
             index_elements=["edition_id", "subscriber_id"]
         )
         created_rows = len(session.execute(stmt.returning(DELIVERIES.c.id), rows).all())
+    if created_rows and edition.status == "done":
+        # Readers whose send hour came later join a slot already sent to others: the
+        # edition is in flight again (`paperround status` lists it until they are served).
+        edition.status = "planned"
+        edition.completed_at = None
     return PlanReport(
         edition_id=edition.id,
         cadence=cadence,

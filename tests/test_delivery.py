@@ -261,3 +261,30 @@ def test_claims_take_due_retries_first_then_pending_in_segment_order(store: Stor
     rest = claim_batch(store.sessions, edition_id, "sender-b", 100, now)
     assert sorted(j.delivery_id for j in rest) == sorted(pending[3:])  # not the later retry
     assert claim_batch(store.sessions, edition_id, "sender-c", 100, now) == []
+
+
+def test_readers_added_to_a_sent_edition_reopen_it_until_they_are_served(
+    store: Store, smtp: ScriptedSmtpServer, tmp_path: Path
+) -> None:
+    from pipeline.store.models import Edition
+
+    settings = settings_for(tmp_path, store.url, smtp.url)
+    seed_papers(store.sessions)
+    add_readers(store.sessions, 3)
+    edition_id = _plan(store)
+    assert _send(store, settings, edition_id).sent == 3
+
+    def edition_status() -> tuple[str, object]:
+        with store.sessions() as session:
+            edition = session.get(Edition, edition_id)
+            assert edition is not None
+            return edition.status, edition.completed_at
+
+    assert edition_status()[0] == "done"
+    assert _plan(store) == edition_id and edition_status()[0] == "done"  # nothing new
+    add_readers(store.sessions, 2, start=3)  # their send hour came later the same day
+    assert _plan(store) == edition_id
+    assert edition_status() == ("planned", None)
+    assert _send(store, settings, edition_id).sent == 2
+    assert edition_status()[0] == "done"
+    assert len(smtp.messages) == 5
