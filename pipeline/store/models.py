@@ -5,6 +5,7 @@ Timestamps are timezone-aware UTC; defaults run per row (a callable), never once
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -212,6 +214,22 @@ class Segment(Base):
     paper_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
 
 
+OPEN_ROWS_PREDICATE = "status IN ('pending', 'retry', 'claimed', 'sending', 'unknown')"
+ONLY_ON = "paperround_only_on"  # Index.info key: the one dialect the migrations create it on
+
+
+def exists_on(dialect: str) -> Callable[..., bool]:
+    """Alembic `include_object` hook: leave out indexes the migrations create only on
+    another dialect, so comparing the models with a database sees no phantom difference."""
+
+    def include(obj: object, name: str | None, type_: str, reflected: bool,
+                compare_to: object) -> bool:
+        only_on = getattr(obj, "info", {}).get(ONLY_ON) if type_ == "index" else None
+        return only_on is None or only_on == dialect
+
+    return include
+
+
 class Delivery(Base):
     """The ledger row of one (edition, reader): claimed before sending, settled after.
 
@@ -224,6 +242,18 @@ class Delivery(Base):
         UniqueConstraint("edition_id", "subscriber_id", name="uq_delivery_edition_reader"),
         # The claim order: due rows of an edition by (segment, id), read without a sort.
         Index("ix_deliveries_claim_order", "edition_id", "status", "segment_id", "id"),
+        # Rows still open, for the minutely sweeps (stale claims, lost tasks, unknowns) that
+        # look across editions: a partial index stays as small as the work in flight while
+        # the table keeps every edition ever sent. PostgreSQL only: SQLite's planner cannot
+        # match `status = 'x'` to an IN-list predicate, so there it would cost every send
+        # (~7% of the send rate, measured) and speed up nothing.
+        Index(
+            "ix_deliveries_open",
+            "status",
+            "edition_id",
+            postgresql_where=text(OPEN_ROWS_PREDICATE),
+            info={ONLY_ON: "postgresql"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

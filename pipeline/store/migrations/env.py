@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from pipeline.store.models import Base
+from pipeline.store.models import Base, exists_on
 
 config = context.config
 engine = config.attributes["engine"]
@@ -14,6 +14,7 @@ with engine.connect() as connection:
         connection=connection,
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_object=exists_on(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()
