@@ -59,8 +59,12 @@ def _insert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert
 def _edition_for(
     session: Session, cadence: str, slot: date, now: datetime, pool: int, gravity: float
 ) -> tuple[Edition, bool]:
+    # FOR UPDATE: the edition row stays locked until the caller commits the readers it adds,
+    # so finish_if_done (which takes the same lock) cannot mark it done in between.
     found = session.scalar(
-        select(Edition).where(Edition.cadence == cadence, Edition.slot_date == slot)
+        select(Edition)
+        .where(Edition.cadence == cadence, Edition.slot_date == slot)
+        .with_for_update()
     )
     if found is not None:
         return found, False
@@ -91,7 +95,9 @@ def _edition_for(
     )
     created = session.execute(stmt.returning(EDITIONS.c.id), [row]).first() is not None
     edition = session.scalars(
-        select(Edition).where(Edition.cadence == cadence, Edition.slot_date == slot)
+        select(Edition)
+        .where(Edition.cadence == cadence, Edition.slot_date == slot)
+        .with_for_update()
     ).one()
     return edition, created
 

@@ -288,3 +288,37 @@ def test_readers_added_to_a_sent_edition_reopen_it_until_they_are_served(
     assert _send(store, settings, edition_id).sent == 2
     assert edition_status()[0] == "done"
     assert len(smtp.messages) == 5
+
+
+def test_finishing_waits_for_a_plan_adding_readers_to_the_edition(
+    store: Store, smtp: ScriptedSmtpServer, tmp_path: Path
+) -> None:
+    """The race the edition lock closes: a sender finishing its last batch while the
+    scheduler plans later readers into the same edition must not mark it done under them."""
+    import threading
+
+    from pipeline.delivery import finish_if_done
+    from pipeline.store.models import Edition
+
+    settings = settings_for(tmp_path, store.url, smtp.url)
+    seed_papers(store.sessions)
+    add_readers(store.sessions, 2)
+    edition_id = _plan(store)
+    assert _send(store, settings, edition_id).sent == 2
+    add_readers(store.sessions, 1, start=2)
+
+    outcome: list[bool] = []
+    with write_transaction(store.sessions) as planning:  # held open, like a plan in progress
+        assert plan_edition(planning, cadence="daily").deliveries == 1
+        finisher = threading.Thread(
+            target=lambda: outcome.append(finish_if_done(store.sessions, edition_id, utcnow()))
+        )
+        finisher.start()
+        finisher.join(timeout=1.0)
+        assert finisher.is_alive(), "finish_if_done did not wait for the planning transaction"
+    finisher.join(timeout=30)
+    assert outcome == [False]  # it saw the new reader's pending row
+    with store.sessions() as session:
+        edition = session.get(Edition, edition_id)
+        assert edition is not None and edition.status == "planned"
+    assert _send(store, settings, edition_id).sent == 1
