@@ -39,6 +39,17 @@ def service_unavailable(what: str, why: object) -> None:
     pytest.skip(message)
 
 
+CHROMIUM = Path(os.environ.get("PAPERROUND_CHROMIUM", "/usr/bin/chromium"))
+
+
+def require_chromium() -> Path:
+    """The Debian chromium that Playwright drives (executable_path); skipped locally and a
+    failure under CI when it is not installed."""
+    if not CHROMIUM.exists():
+        service_unavailable(f"chromium at {CHROMIUM} (run `make system-deps`)", "not installed")
+    return CHROMIUM
+
+
 # --- no network but loopback -------------------------------------------------------------
 
 _real_connect = socket.socket.connect

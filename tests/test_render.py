@@ -10,7 +10,6 @@ import dataclasses
 import datetime
 import html
 import json
-import os
 import random
 import re
 import time
@@ -32,6 +31,7 @@ from pipeline.render import (
     render_confirmation,
 )
 from pipeline.render_fields import shorten_authors, trim_abstract
+from tests.conftest import require_chromium
 
 FIXTURES = Path(__file__).parent / "fixtures" / "render"
 DAY = datetime.date(2026, 11, 26)
@@ -417,15 +417,9 @@ def test_premailer_keeps_image_width_attributes_even_when_css_sets_a_width() -> 
 
 # --- in a real browser ----------------------------------------------------------------------
 
-CHROMIUM = Path(os.environ.get("PAPERROUND_CHROMIUM", "/usr/bin/chromium"))
-
-
 @pytest.mark.browser
 def test_digest_stacks_on_phones_and_follows_dark_mode(tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(f"chromium missing at {CHROMIUM}; it is required when CI=true")
-        pytest.skip(f"chromium missing at {CHROMIUM}")
+    chromium = require_chromium()
     from playwright.sync_api import sync_playwright
 
     papers = fixture_papers()
@@ -439,7 +433,7 @@ def test_digest_stacks_on_phones_and_follows_dark_mode(tmp_path: Path) -> None:
         " getComputedStyle(document.querySelector('.card')).backgroundColor]; }"
     )
     with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        browser = driver.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
         try:
             results = {}
             for width, scheme in ((375, "light"), (640, "light"), (640, "dark")):

@@ -16,13 +16,12 @@ from pipeline.delivery import send_edition
 from pipeline.editions import plan_edition
 from pipeline.service import composer, send_policy, transport_factory
 from pipeline.store.db import write_transaction
-from tests.conftest import CI
+from tests.conftest import require_chromium
 from tests.support import unused_port
 from tests.support.smtpserver import ScriptedSmtpServer
 from tests.support.world import seed_papers
 from tests.web.site import make_site, message_text, served
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -32,14 +31,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        if CI:
-            pytest.fail("/usr/bin/chromium is missing; it is required when CI=true")
-        pytest.skip("/usr/bin/chromium is missing (apt-get install chromium)")
+    chromium = require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+        launched = playwright.chromium.launch(executable_path=str(chromium), headless=True,
                                               args=ARGS)
         yield launched
         launched.close()
