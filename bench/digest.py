@@ -29,14 +29,14 @@ from sqlalchemy import Engine, func, select
 
 from bench.common import postgres_engine, sqlite_engine
 from bench.digest_world import add_distinct_readers, seed_papers
-from pipeline.delivery import Job
-from pipeline.digest import DigestComposer
-from pipeline.editions import plan_edition
-from pipeline.links import LinkMaker
+from pipeline.delivery.ledger import Job
+from pipeline.digest.compose import DigestComposer
+from pipeline.digest.planning import plan_edition
+from pipeline.readers.links import LinkMaker
+from pipeline.readers.tokens import Signer
 from pipeline.settings import load_settings
 from pipeline.store.db import session_factory, write_transaction
 from pipeline.store.models import Delivery, Subscriber
-from pipeline.tokens import Signer
 
 DISTINCT_READERS = 10_000
 SEND_READERS = 20_000

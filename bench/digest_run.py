@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 from bench.digest_world import add_grouped_readers, seed_papers
-from pipeline import service
-from pipeline.delivery import Composed, Job, send_edition
-from pipeline.digest import DigestComposer
-from pipeline.editions import plan_edition
+from pipeline import wiring
+from pipeline.delivery.ledger import Composed, Job, send_edition
+from pipeline.digest.compose import DigestComposer
+from pipeline.digest.planning import plan_edition
 from pipeline.settings import load_settings
 from pipeline.store.db import create_engine_for, init_store, session_factory, write_transaction
 
@@ -64,9 +64,9 @@ def main(readers: int, port: int, sample_file: Path) -> dict[str, object]:
         with write_transaction(factory) as session:
             plan = plan_edition(session, pool_size=settings.edition_pool_size)
         planned = time.perf_counter()
-        composer = SampleKeeper(service.composer(factory, settings))
+        composer = SampleKeeper(wiring.composer(factory, settings))
         report = send_edition(factory, plan.edition_id, composer,
-                              service.transport_factory(settings), service.send_policy(settings))
+                              wiring.transport_factory(settings), wiring.send_policy(settings))
         sent = time.perf_counter()
         assert report.sent == readers, report
         assert composer.inner.compiles == 1

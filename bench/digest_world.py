@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.sources.base import PaperEntry
+from pipeline.ingest.entry import PaperEntry
+from pipeline.ingest.persist import store_entries
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Source, Subscriber
-from pipeline.upsert import store_entries
 
 CATEGORIES = ("cs.LG", "cs.CL", "cs.CV", "stat.ML", "cs.AI")
 ABSTRACT = (

@@ -15,11 +15,11 @@ import feedparser
 from sqlalchemy import Engine, text
 
 from bench.common import median_seconds, postgres_engine, sqlite_engine
-from pipeline.sources import parse_body
-from pipeline.sources.synthetic import arxiv_rss_feed
+from pipeline.ingest.formats import parse_body
+from pipeline.ingest.formats.synthetic import arxiv_rss_feed
+from pipeline.ingest.persist import store_entries
 from pipeline.store.db import session_factory, write_transaction
 from pipeline.store.models import Source
-from pipeline.upsert import store_entries
 
 ENTRIES = 10_000
 

@@ -22,9 +22,9 @@ from sqlalchemy import Engine, func, select
 from bench.common import postgres_engine
 from bench.digest import smtp_sink
 from bench.digest_world import add_grouped_readers, seed_papers
-from pipeline import service
-from pipeline.delivery import send_edition
-from pipeline.editions import plan_edition
+from pipeline import wiring
+from pipeline.delivery.ledger import send_edition
+from pipeline.digest.planning import plan_edition
 from pipeline.settings import Settings, load_settings
 from pipeline.store.db import session_factory, write_transaction
 from pipeline.store.models import Delivery
@@ -76,9 +76,9 @@ def in_process(port: int) -> float:
         report = send_edition(
             factory,
             edition_id,
-            service.composer(factory, settings),
-            service.transport_factory(settings),
-            service.send_policy(settings),
+            wiring.composer(factory, settings),
+            wiring.transport_factory(settings),
+            wiring.send_policy(settings),
         )
         elapsed = time.perf_counter() - start
         assert report.sent == BASELINE_READERS, report
@@ -114,7 +114,7 @@ def through_workers(port: int) -> dict[str, float]:
         )
         try:
             time.sleep(4)  # worker start-up is not part of the send
-            from workers.app import create_app
+            from workers.jobs.app import create_app
 
             start = time.perf_counter()
             create_app(settings).send_task("paperround.send_edition", args=[edition_id])

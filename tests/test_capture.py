@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.mail import MessageTemplate
-from pipeline.transport import SmtpTransport
+from pipeline.mail.message import MessageTemplate
+from pipeline.mail.transport import SmtpTransport
 from workers.capture import CaptureServer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""pipeline.confirmations: the double opt-in message is standards-clean and really sent."""
+"""pipeline.readers.confirmation: the double opt-in message is standards-clean and really sent."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.addresses import smtp_address
-from pipeline.confirmations import compose_confirmation, send_confirmation
-from pipeline.service import links
+from pipeline.readers.addresses import smtp_address
+from pipeline.readers.confirmation import compose_confirmation, send_confirmation
+from pipeline.wiring import links
 from tests.support.smtpserver import ScriptedSmtpServer
 from tests.support.world import add_readers, settings_for
 

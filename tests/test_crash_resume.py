@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from pipeline import service
-from pipeline.delivery import release_stale_claims, send_edition
-from pipeline.editions import plan_edition
+from pipeline import wiring
+from pipeline.delivery.ledger import release_stale_claims, send_edition
+from pipeline.digest.planning import plan_edition
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Delivery, Subscriber
 from tests.conftest import Store
@@ -84,9 +84,9 @@ def test_killed_sender_is_resumed_without_duplicates(store: Store, tmp_path: Pat
         report = send_edition(
             store.sessions,
             edition_id,
-            service.composer(store.sessions, settings),
-            service.transport_factory(settings),
-            service.send_policy(settings),
+            wiring.composer(store.sessions, settings),
+            wiring.transport_factory(settings),
+            wiring.send_policy(settings),
         )
         assert report.failed == report.unknown == 0
 

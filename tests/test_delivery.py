@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from pipeline import service
-from pipeline.delivery import release_stale_claims, request_resend, send_edition
-from pipeline.editions import plan_edition
+from pipeline import wiring
+from pipeline.delivery.ledger import release_stale_claims, request_resend, send_edition
+from pipeline.digest.planning import plan_edition
 from pipeline.settings import Settings
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Delivery, DeliveryAttempt, Subscriber, Suppression
@@ -32,9 +32,9 @@ def _send(store: Store, settings: Settings, edition_id: int, **kw: object):
     return send_edition(
         store.sessions,
         edition_id,
-        service.composer(store.sessions, settings),
-        service.transport_factory(settings),
-        service.send_policy(settings),
+        wiring.composer(store.sessions, settings),
+        wiring.transport_factory(settings),
+        wiring.send_policy(settings),
         **kw,  # type: ignore[arg-type]
     )
 
@@ -196,7 +196,7 @@ def test_stale_claims_are_released_and_in_flight_becomes_unknown(
 ) -> None:
     from datetime import timedelta
 
-    from pipeline.delivery import Ledger, SendPolicy, claim_batch
+    from pipeline.delivery.ledger import Ledger, SendPolicy, claim_batch
     from pipeline.timeutil import utcnow
 
     seed_papers(store.sessions)
@@ -217,7 +217,7 @@ def test_stale_claims_are_released_and_in_flight_becomes_unknown(
 def test_suppressed_or_unsubscribed_reader_is_skipped_at_send_time(
     store: Store, smtp: ScriptedSmtpServer, tmp_path: Path
 ) -> None:
-    from pipeline.subscriptions import suppress
+    from pipeline.readers.lifecycle import suppress
 
     settings = settings_for(tmp_path, store.url, smtp.url)
     seed_papers(store.sessions)
@@ -234,7 +234,7 @@ def test_suppressed_or_unsubscribed_reader_is_skipped_at_send_time(
 
 
 def test_claims_take_due_retries_first_then_pending_in_segment_order(store: Store) -> None:
-    from pipeline.delivery import claim_batch
+    from pipeline.delivery.ledger import claim_batch
 
     seed_papers(store.sessions)
     add_readers(store.sessions, 12)
@@ -297,7 +297,7 @@ def test_finishing_waits_for_a_plan_adding_readers_to_the_edition(
     scheduler plans later readers into the same edition must not mark it done under them."""
     import threading
 
-    from pipeline.delivery import finish_if_done
+    from pipeline.delivery.ledger import finish_if_done
     from pipeline.store.models import Edition
 
     settings = settings_for(tmp_path, store.url, smtp.url)

@@ -18,16 +18,16 @@ import dkim
 import pytest
 from sqlalchemy import func, select
 
-from pipeline import service
-from pipeline.delivery import SendReport, send_edition
-from pipeline.digest import DigestComposer
-from pipeline.editions import plan_edition
-from pipeline.render import GMAIL_CLIP_BYTES
+from pipeline import wiring
+from pipeline.delivery.ledger import SendReport, send_edition
+from pipeline.digest.compose import DigestComposer
+from pipeline.digest.planning import plan_edition
+from pipeline.ingest.entry import PaperEntry
+from pipeline.ingest.persist import store_entries
+from pipeline.render.edition import GMAIL_CLIP_BYTES
 from pipeline.settings import Settings
-from pipeline.sources.base import PaperEntry
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Segment, Source
-from pipeline.upsert import store_entries
 from tests.conftest import Store
 from tests.support.smtpserver import ScriptedSmtpServer
 from tests.support.world import CATEGORIES, add_readers, seed_papers, settings_for
@@ -80,9 +80,9 @@ def send(store: Store, settings: Settings, edition_id: int,
     return send_edition(
         store.sessions,
         edition_id,
-        composer or service.composer(store.sessions, settings),
-        service.transport_factory(settings),
-        service.send_policy(settings),
+        composer or wiring.composer(store.sessions, settings),
+        wiring.transport_factory(settings),
+        wiring.send_policy(settings),
     )
 
 
@@ -135,7 +135,7 @@ def test_segments_no_empty_mail_and_one_compile_per_edition(
     assert (report.deliveries, report.segments, report.no_match) == (20, 5, 3)
     with store.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Segment)) == 5
-    composer = service.composer(store.sessions, settings)
+    composer = wiring.composer(store.sessions, settings)
     result = send(store, settings, report.edition_id, composer)
     assert result.sent == 20
     assert composer.compiles == 1  # MJML + premailer once for the edition, not per segment
@@ -150,7 +150,7 @@ def test_segments_no_empty_mail_and_one_compile_per_edition(
         numbers = [int(t.split()[2]) for t in shown]
         assert numbers and all(CATEGORIES[i % 5] == category for i in numbers)
     # assembling every segment afresh still compiles only once
-    fresh = service.composer(store.sessions, settings)
+    fresh = wiring.composer(store.sessions, settings)
     with store.sessions() as session:
         segment_ids = list(session.scalars(select(Segment.id)))
     templates = [fresh.template(report.edition_id, sid) for sid in segment_ids]

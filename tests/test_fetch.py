@@ -1,4 +1,4 @@
-"""pipeline.fetch against a real HTTP server on 127.0.0.1: every limit and every refusal."""
+"""pipeline.ingest.fetch against a real HTTP server on 127.0.0.1: every limit and every refusal."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.fetch import Fetcher, FetchError
+from pipeline.ingest.fetch import Fetcher, FetchError
 from pipeline.settings import Settings
 from tests.support import FeedServer, Reply, unused_port
 

@@ -7,10 +7,10 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from pipeline.catalog import SourceSpec, add_source
-from pipeline.fetch import Fetcher
-from pipeline.ingest import ingest_sources
-from pipeline.papers import ranked_papers
+from pipeline.ingest.catalog import SourceSpec, add_source
+from pipeline.ingest.fetch import Fetcher
+from pipeline.ingest.run import ingest_sources
+from pipeline.ranking.ranked import ranked_papers
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Paper, Source
 from tests.conftest import FIXTURES, Store

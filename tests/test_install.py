@@ -109,7 +109,7 @@ def test_installed_package_runs_from_outside_the_checkout(installed: Path, tmp_p
         import json, sys
         import pipeline, workers
         from pipeline.resources import config_dir, templates_dir
-        from pipeline.render import render_confirmation
+        from pipeline.render.edition import render_confirmation
         html, text = render_confirmation(
             "https://papers.example.org/confirm/TOKEN", "Paperround",
             "https://papers.example.org", "1 Example Street", "reader@example.net",

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.mail import DkimSigner, MessageTemplate, new_message_id
-from pipeline.qp_splice import SplicedBody, encode_value
+from pipeline.mail.message import DkimSigner, MessageTemplate, new_message_id
+from pipeline.mail.qp import SplicedBody, encode_value
 
 UNSUB = "PRTOKunsubscribeurl"
 PREFS = "PRTOKpreferencesurl"

@@ -7,7 +7,7 @@ import binascii
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.qp_splice import qp_encode
+from pipeline.mail.qp import qp_encode
 
 
 def whole(text: str) -> bytes:

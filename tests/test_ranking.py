@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pipeline.ranking import Signals, trending_score
+from pipeline.ranking.trending import Signals, trending_score
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

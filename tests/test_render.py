@@ -18,8 +18,8 @@ from pathlib import Path
 import lxml.html
 import pytest
 
-from pipeline import render_engine
-from pipeline.render import (
+from pipeline.render import engine as render_engine
+from pipeline.render.edition import (
     GMAIL_CLIP_BYTES,
     CompiledEdition,
     DigestPaper,
@@ -30,7 +30,7 @@ from pipeline.render import (
     personalize,
     render_confirmation,
 )
-from pipeline.render_fields import shorten_authors, trim_abstract
+from pipeline.render.fields import shorten_authors, trim_abstract
 from tests.conftest import require_chromium
 
 FIXTURES = Path(__file__).parent / "fixtures" / "render"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.smtp_config import SmtpConfig
-from pipeline.transport import SendOutcome, SmtpTransport, Transport, parse_smtp_url
+from pipeline.mail.smtp_url import SmtpConfig
+from pipeline.mail.transport import SendOutcome, SmtpTransport, Transport, parse_smtp_url
 from tests.support.smtpserver import ScriptedSmtpServer, self_signed_tls
 
 FROM = "bounces@papers.example.org"

@@ -24,7 +24,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from pipeline.capture_log import message_id_of, record_accepted
+from pipeline.mail.capture_log import message_id_of, record_accepted
 
 
 class EphemeralPortController(Controller):

@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from types import FrameType
 
-from pipeline.service import CAPTURE
 from pipeline.settings import Settings
+from pipeline.wiring import CAPTURE
 
 
 @dataclass
@@ -34,7 +34,7 @@ def worker_argv(queues: str, concurrency: int, name: str, loglevel: str = "INFO"
         "-m",
         "celery",
         "-A",
-        "workers.app",
+        "workers.jobs.app",
         "worker",
         "-Q",
         queues,
@@ -53,7 +53,7 @@ def beat_argv(*extra: str) -> list[str]:
         "-m",
         "celery",
         "-A",
-        "workers.app",
+        "workers.jobs.app",
         "beat",
         "--loglevel",
         "INFO",

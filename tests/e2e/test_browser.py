@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.delivery import send_edition
-from pipeline.editions import plan_edition
-from pipeline.service import composer, send_policy, transport_factory
+from pipeline.delivery.ledger import send_edition
+from pipeline.digest.planning import plan_edition
 from pipeline.store.db import write_transaction
+from pipeline.wiring import composer, send_policy, transport_factory
 from tests.conftest import require_chromium
 from tests.support import unused_port
 from tests.support.smtpserver import ScriptedSmtpServer

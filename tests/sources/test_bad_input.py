@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.sources import detect_kind, parse_body
-from pipeline.sources.base import FeedError
-from pipeline.sources.xmlsafe import check_xml_body, decode_xml
+from pipeline.ingest.entry import FeedError
+from pipeline.ingest.formats import detect_kind, parse_body
+from pipeline.ingest.formats.xmlsafe import check_xml_body, decode_xml
 
 FEEDS = Path(__file__).parent.parent / "fixtures" / "feeds"
 URL = "https://feeds.example.org/x"

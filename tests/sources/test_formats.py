@@ -9,9 +9,9 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from pipeline.sources import FORMATS, detect_kind, get_format, parse_body
-from pipeline.sources.base import FeedError
-from pipeline.sources.synthetic import arxiv_rss_feed
+from pipeline.ingest.entry import FeedError
+from pipeline.ingest.formats import FORMATS, detect_kind, get_format, parse_body
+from pipeline.ingest.formats.synthetic import arxiv_rss_feed
 
 FEEDS = Path(__file__).parent.parent / "fixtures" / "feeds"
 URL = "https://feeds.example.org/x"

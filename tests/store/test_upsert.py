@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from pipeline.sources.base import PaperEntry
+from pipeline.ingest.entry import PaperEntry
+from pipeline.ingest.persist import store_entries
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Paper, Sighting, Source, UpvoteSnapshot
-from pipeline.upsert import store_entries
 from tests.conftest import Store
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+from pipeline.ingest.entry import PaperEntry
+from pipeline.ingest.persist import store_entries
 from pipeline.settings import Settings, load_settings
-from pipeline.sources.base import PaperEntry
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Source, Subscriber
-from pipeline.upsert import store_entries
 
 CATEGORIES = ["cs.LG", "cs.CL", "cs.CV", "stat.ML", "cs.AI"]
 

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.service import links
-from pipeline.sources.base import PaperEntry
+from pipeline.ingest.entry import PaperEntry
+from pipeline.ingest.persist import store_entries
+from pipeline.readers.lifecycle import suppress
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Source
-from pipeline.subscriptions import suppress
-from pipeline.upsert import store_entries
+from pipeline.wiring import links
 from tests.support.world import add_readers
 from tests.web.site import Site
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.service import links
+from pipeline.wiring import links
 from tests.support.world import add_readers
 from tests.web.site import Site
 

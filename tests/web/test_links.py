@@ -8,9 +8,9 @@ import time
 import pytest
 from itsdangerous import TimestampSigner
 
-from pipeline.service import links, signer
+from pipeline.readers.lifecycle import revoke_links
 from pipeline.store.db import write_transaction
-from pipeline.subscriptions import revoke_links
+from pipeline.wiring import links, signer
 from tests.support.world import add_readers
 from tests.web.site import Site
 

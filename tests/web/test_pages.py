@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from pipeline.catalog import SourceSpec, add_source
-from pipeline.editions import plan_edition
-from pipeline.fetch import Fetcher
-from pipeline.ingest import ingest_sources
+from pipeline.digest.planning import plan_edition
+from pipeline.ingest.catalog import SourceSpec, add_source
+from pipeline.ingest.fetch import Fetcher
+from pipeline.ingest.run import ingest_sources
 from pipeline.store.db import write_transaction
 from tests.conftest import FIXTURES
 from tests.support import FeedServer

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from pipeline.service import links
+from pipeline.wiring import links
 from tests.support.world import add_readers
 from tests.web.conftest import SiteMaker
 from tests.web.site import CSRF_RE, served

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from pipeline.editions import plan_edition
+from pipeline.digest.planning import plan_edition
 from pipeline.settings import Settings, load_settings
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Delivery
@@ -30,8 +30,8 @@ from tests.support.processes import (
     wait_until,
 )
 from tests.support.world import add_readers, seed_papers
-from workers.app import create_app
 from workers.capture import CaptureServer
+from workers.jobs.app import create_app
 
 pytestmark = pytest.mark.slow
 

@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from pipeline.due import ReaderClock, due_groups, is_due
+from pipeline.digest.due import ReaderClock, due_groups, is_due
 from pipeline.settings import load_settings
-from workers.schedule import beat_schedule
+from workers.jobs.schedule import beat_schedule
 
 
 def reader(

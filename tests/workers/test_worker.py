@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
-from pipeline.catalog import SourceSpec, add_source
-from pipeline.delivery import claim_batch
+from pipeline.delivery.ledger import claim_batch
+from pipeline.ingest.catalog import SourceSpec, add_source
 from pipeline.settings import load_settings
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Delivery, Paper, Source
@@ -18,8 +18,8 @@ from tests.conftest import FIXTURES, Store
 from tests.support import FeedServer, unused_port
 from tests.support.processes import celery_worker, service_env, wait_until
 from tests.support.world import add_readers
-from workers.app import create_app
 from workers.capture import CaptureServer
+from workers.jobs.app import create_app
 
 
 def test_tasks_run_in_a_real_worker(

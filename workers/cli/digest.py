@@ -9,13 +9,13 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
-from pipeline import service
-from pipeline.delivery import SendReport, release_stale_claims, request_resend, send_edition
-from pipeline.editions import plan_edition
-from pipeline.preview import PreviewError, preview_digest
+from pipeline import wiring
+from pipeline.delivery.ledger import SendReport, release_stale_claims, request_resend, send_edition
+from pipeline.digest.planning import plan_edition
+from pipeline.digest.preview import PreviewError, preview_digest
+from pipeline.readers.lifecycle import find
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Delivery, Edition
-from pipeline.subscriptions import find
 from pipeline.timeutil import utcnow
 from workers.cli.mailserver import mail_destination
 from workers.cli.runtime import Runtime, echo_json, friendly_errors, pass_runtime
@@ -84,7 +84,7 @@ def digest_preview(
             preview = preview_digest(
                 session,
                 rt.settings,
-                service.links(rt.settings),
+                wiring.links(rt.settings),
                 cadence=cadence,
                 day=_day(day),
                 email=email,
@@ -125,10 +125,10 @@ def _open_editions(rt: Runtime) -> list[int]:
 def run_send(rt: Runtime, edition_ids: list[int], wait: bool) -> SendReport:
     """Send the given editions in this process with a progress bar; returns the totals."""
     s = rt.settings
-    policy = service.send_policy(s)
+    policy = wiring.send_policy(s)
     release_stale_claims(rt.sessions, policy.claim_timeout)
-    transports = service.transport_factory(s)
-    composer = service.composer(rt.sessions, s)
+    transports = wiring.transport_factory(s)
+    composer = wiring.composer(rt.sessions, s)
     total = SendReport()
     with mail_destination(s):
         for edition_id in edition_ids:
@@ -156,7 +156,7 @@ def run_send(rt: Runtime, edition_ids: list[int], wait: bool) -> SendReport:
 
 
 def _queue_sends(edition_ids: list[int]) -> None:
-    from workers.tasks import send_edition_async
+    from workers.jobs.tasks import send_edition_async
 
     for edition_id in edition_ids:
         send_edition_async.delay(edition_id)

@@ -8,8 +8,8 @@ from contextlib import contextmanager
 
 import click
 
-from pipeline.service import CAPTURE
 from pipeline.settings import Settings
+from pipeline.wiring import CAPTURE
 from workers.capture import CaptureServer
 
 

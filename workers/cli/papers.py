@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
-from pipeline.papers import ranked_papers
+from pipeline.ranking.ranked import ranked_papers
 from workers.cli.runtime import Runtime, echo_json, friendly_errors, pass_runtime
 
 

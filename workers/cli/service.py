@@ -8,8 +8,8 @@ from typing import Any
 import click
 from sqlalchemy import func, select
 
-from pipeline.service import CAPTURE
 from pipeline.store.models import Delivery, Edition, Segment, Source, Suppression
+from pipeline.wiring import CAPTURE
 from workers.cli.runtime import Runtime, echo_json, friendly_errors, pass_runtime
 from workers.cli.sources import prepare_store
 
@@ -67,7 +67,7 @@ def _delivery_counts(session: Any, edition_id: int | None = None) -> dict[str, i
 @friendly_errors
 def status(rt: Runtime, as_json: bool) -> None:
     """Sources and their last fetch, queue depths, editions in flight, deliveries, suppressions."""
-    from workers.queues import queue_depths
+    from workers.jobs.queues import queue_depths
 
     with rt.sessions() as session:
         sources = list(session.scalars(select(Source).order_by(Source.name)))
@@ -190,7 +190,7 @@ def editions_list(rt: Runtime, limit: int, as_json: bool) -> None:
 @friendly_errors
 def editions_show(rt: Runtime, edition_id: int, as_json: bool) -> None:
     """One edition: window, papers, segments, deliveries by status, recent failures."""
-    from pipeline.editions import edition_papers
+    from pipeline.digest.planning import edition_papers
 
     with rt.sessions() as session:
         edition = session.get(Edition, edition_id)

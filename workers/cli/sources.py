@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from pipeline.catalog import (
+from pipeline.ingest.catalog import (
     AUTO,
     SourceSpec,
     add_source,
@@ -14,9 +14,9 @@ from pipeline.catalog import (
     remove_source,
     seed_defaults,
 )
-from pipeline.fetch import Fetcher
-from pipeline.ingest import SourceOutcome, ingest_source, select_sources
-from pipeline.sources import FORMATS
+from pipeline.ingest.fetch import Fetcher
+from pipeline.ingest.formats import FORMATS
+from pipeline.ingest.run import SourceOutcome, ingest_source, select_sources
 from pipeline.store.db import init_store, write_transaction
 from workers.cli.runtime import Runtime, echo_json, friendly_errors, pass_runtime
 
@@ -141,7 +141,7 @@ def ingest(rt: Runtime, names: tuple[str, ...], as_json: bool, run_async: bool) 
     with rt.sessions() as session:
         chosen = select_sources(session, names)
     if run_async:
-        from workers.tasks import ingest_source as ingest_task
+        from workers.jobs.tasks import ingest_source as ingest_task
 
         for source in chosen:
             ingest_task.delay(source.id)

@@ -7,11 +7,9 @@ from pathlib import Path
 
 import click
 
-from pipeline import service
-from pipeline.addresses import AddressError
-from pipeline.preferences import PreferenceError
-from pipeline.store.db import write_transaction
-from pipeline.subscriptions import (
+from pipeline import wiring
+from pipeline.readers.addresses import AddressError
+from pipeline.readers.lifecycle import (
     Consent,
     SubscriptionError,
     export_rows,
@@ -20,6 +18,8 @@ from pipeline.subscriptions import (
     remove,
     subscribe,
 )
+from pipeline.readers.preferences import PreferenceError
+from pipeline.store.db import write_transaction
 from workers.cli.runtime import Runtime, echo_json, friendly_errors, pass_runtime
 
 
@@ -51,7 +51,7 @@ def subscribers_add(
     timezone: str,
 ) -> None:
     """Add reader EMAIL (pending until they confirm, unless --confirmed)."""
-    prefs = service.default_preferences(rt.settings).with_changes(
+    prefs = wiring.default_preferences(rt.settings).with_changes(
         categories=categories,
         keywords=keywords,
         cadence=cadence,
@@ -150,7 +150,7 @@ def subscribers_import(rt: Runtime, csv_file: Path, confirmed: bool) -> None:
                 report = import_csv(
                     session,
                     handle,
-                    service.default_preferences(rt.settings),
+                    wiring.default_preferences(rt.settings),
                     max_papers=rt.settings.max_papers_per_digest,
                     confirmed=confirmed,
                 )

@@ -15,9 +15,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from pipeline.service import default_preferences
+from pipeline.readers.lifecycle import unsubscribe
 from pipeline.store.db import write_transaction
-from pipeline.subscriptions import unsubscribe
+from pipeline.wiring import default_preferences
 from workers.web.context import web
 from workers.web.forms import Errors, json_categories, parse_email, parse_preferences
 from workers.web.limits import limit_ip

@@ -9,15 +9,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from pipeline.confirmations import send_confirmation
-from pipeline.links import LinkMaker
 from pipeline.ratelimit import limiter_for
-from pipeline.render_fields import safe_url
+from pipeline.readers.confirmation import send_confirmation
+from pipeline.readers.links import LinkMaker
+from pipeline.readers.tokens import load_or_create_secret
+from pipeline.render.fields import safe_url
 from pipeline.resources import templates_dir
-from pipeline.service import signer as make_signer
 from pipeline.settings import Settings
 from pipeline.store.db import create_engine_for, session_factory
-from pipeline.tokens import load_or_create_secret
+from pipeline.wiring import signer as make_signer
 from workers.web import api, archive, confirm, home, preferences, unsubscribe
 from workers.web.context import EXTENSION, Web
 from workers.web.limits import RateLimited

@@ -1,6 +1,6 @@
 """Past editions in the browser (the digest's "view in browser" link), with no reader's links.
 
-An edition page is the digest email itself, compiled through pipeline.render with every
+An edition page is the digest email itself, compiled through pipeline.render.edition with every
 paper and neutral links in place of the personal ones, cached per edition (a compile costs
 ~0.2 s; the papers of a past edition do not change).
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, render_template
 from sqlalchemy import select
 
-from pipeline.digest import edition_content
-from pipeline.render import PersonalLinks, compile_edition, personalize
+from pipeline.digest.compose import edition_content
+from pipeline.render.edition import PersonalLinks, compile_edition, personalize
 from pipeline.store.models import Edition
 from workers.web.context import web
 from workers.web.security import ARCHIVE_CSP

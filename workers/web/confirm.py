@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from pipeline.readers.lifecycle import SubscriptionError, confirm, reader_from_link
 from pipeline.store.db import write_transaction
-from pipeline.subscriptions import SubscriptionError, confirm, reader_from_link
 from workers.web.context import web
 from workers.web.signed import LinkProblem, claims
 

@@ -12,10 +12,10 @@ from typing import TypeVar, cast
 from flask import current_app
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.links import LinkMaker
 from pipeline.ratelimit import Limiter
+from pipeline.readers.links import LinkMaker
+from pipeline.readers.tokens import Signer
 from pipeline.settings import Settings
-from pipeline.tokens import Signer
 from workers.web.mailer import ConfirmationMailer
 
 T = TypeVar("T")

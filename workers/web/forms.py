@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pipeline.addresses import AddressError, normalize_address, smtp_address
-from pipeline.preferences import WEEKDAYS, PreferenceError, Preferences, validate
+from pipeline.readers.addresses import AddressError, normalize_address, smtp_address
+from pipeline.readers.preferences import WEEKDAYS, PreferenceError, Preferences, validate
 
 CATEGORY_CHOICES = (
     ("cs.AI", "Artificial intelligence"),

@@ -8,11 +8,11 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from pipeline.papers import RankedPaper, ranked_papers
-from pipeline.preferences import WEEKDAYS, common_timezones
-from pipeline.service import default_preferences
+from pipeline.ranking.ranked import RankedPaper, ranked_papers
+from pipeline.readers.preferences import WEEKDAYS, common_timezones
 from pipeline.store.models import Source
 from pipeline.timeutil import utcnow
+from pipeline.wiring import default_preferences
 from workers.web.context import web
 from workers.web.forms import (
     CATEGORY_CHOICES,

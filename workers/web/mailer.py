@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
-from pipeline.transport import SendOutcome
+from pipeline.mail.transport import SendOutcome
 
 log = logging.getLogger(__name__)
 

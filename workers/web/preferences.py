@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from pipeline.preferences import PreferenceError
+from pipeline.readers.lifecycle import preferences_of, update_preferences
+from pipeline.readers.preferences import PreferenceError
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Subscriber
-from pipeline.subscriptions import preferences_of, update_preferences
 from workers.web.context import web
 from workers.web.forms import KNOWN_CATEGORIES, Errors, form_categories, parse_preferences
 from workers.web.home import form_choices

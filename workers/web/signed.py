@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from pipeline.readers.lifecycle import SubscriptionError, reader_from_link
+from pipeline.readers.tokens import TokenClaims, TokenError
 from pipeline.store.models import Subscriber
-from pipeline.subscriptions import SubscriptionError, reader_from_link
-from pipeline.tokens import TokenClaims, TokenError
 from workers.web.context import web
 
 

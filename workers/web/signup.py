@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import request
 
-from pipeline.preferences import Preferences
+from pipeline.readers.lifecycle import Consent, subscribe
+from pipeline.readers.preferences import Preferences
 from pipeline.store.db import write_transaction
-from pipeline.subscriptions import Consent, subscribe
 from workers.web.context import web
 from workers.web.limits import client_ip, limit_address
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
+from pipeline.readers.lifecycle import preferences_of, unsubscribe
 from pipeline.store.db import write_transaction
-from pipeline.subscriptions import preferences_of, unsubscribe
 from workers.web.context import web
 from workers.web.limits import limit_ip
 from workers.web.security import is_one_click

@@ -1,0 +1,83 @@
+"""The catalog of sources: add, list, remove, and seed the defaults from settings."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from pipeline.ingest.formats import FORMATS
+from pipeline.store.models import Source
+
+AUTO = "auto"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class CatalogError(ValueError):
+    """A source could not be added or found; the message says what to do instead."""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    url: str
+    kind: str = AUTO
+
+
+def parse_spec(text: str) -> SourceSpec:
+    """Parse the `name|kind|url` form used by the default_sources setting."""
+    parts = [part.strip() for part in text.split("|")]
+    if len(parts) != 3:
+        raise CatalogError(f"source {text!r} must look like name|kind|url")
+    return SourceSpec(name=parts[0], kind=parts[1] or AUTO, url=parts[2])
+
+
+def validate_spec(spec: SourceSpec) -> None:
+    if not _NAME.match(spec.name):
+        raise CatalogError(
+            f"source name {spec.name!r} must be 1-100 letters, digits, '.', '_' or '-'"
+        )
+    if spec.kind != AUTO and spec.kind not in FORMATS:
+        kinds = ", ".join(sorted(FORMATS))
+        raise CatalogError(f"unknown kind {spec.kind!r}; choose one of: {kinds} (or omit --kind)")
+    parts = urlsplit(spec.url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise CatalogError(f"source URL {spec.url!r} must be an http:// or https:// URL")
+
+
+def add_source(session: Session, spec: SourceSpec) -> Source:
+    """Add a source; the caller commits. Duplicate names raise CatalogError."""
+    validate_spec(spec)
+    source = Source(name=spec.name, kind=spec.kind, url=spec.url)
+    session.add(source)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise CatalogError(
+            f"a source named {spec.name!r} exists already; remove it first or pick another name"
+        ) from None
+    return source
+
+
+def list_sources(session: Session) -> list[Source]:
+    return list(session.scalars(select(Source).order_by(Source.name)))
+
+
+def remove_source(session: Session, name: str) -> None:
+    """Remove a source and its sightings (papers stay: other sources may carry them)."""
+    source = session.scalar(select(Source).where(Source.name == name))
+    if source is None:
+        raise CatalogError(f"no source named {name!r}; see `paperround sources list`")
+    session.delete(source)
+
+
+def seed_defaults(session: Session, specs: tuple[str, ...]) -> list[Source]:
+    """Add the configured default sources when the catalog is empty (first `init`)."""
+    if session.scalar(select(Source.id).limit(1)) is not None:
+        return []
+    return [add_source(session, parse_spec(text)) for text in specs]

@@ -1,0 +1,343 @@
+"""Normalization shared by every source format: ids, links, plain single-line text, one builder.
+
+Feeds are untrusted: every text field that reaches the store goes through `html_to_text` or
+`single_line`, and every link through `canonical_url`, so templates and the CLI never see
+markup, control characters or `javascript:` links, whichever format the paper came from.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+import nh3
+
+if TYPE_CHECKING:
+    from pipeline.ingest.entry import PaperEntry
+
+LINK_KINDS = ("abs", "pdf", "html", "code", "project", "doi", "link")
+
+_ARXIV_HOSTS = frozenset({"arxiv.org", "www.arxiv.org", "export.arxiv.org"})
+_DOI_HOSTS = frozenset({"doi.org", "dx.doi.org", "www.doi.org"})
+
+# New-style ids (arXiv "Understanding the arXiv identifier"): YYMM.NNNN from 0704 to 1412,
+# YYMM.NNNNN from 1501 on. Old-style: archive(.SUBJECT-CLASS)/YYMMNNN (1991-2007).
+_NEW_ID = re.compile(r"(?P<yymm>\d{4})\.(?P<num>\d{4,5})(?:v(?P<v>[1-9]\d{0,3}))?")
+_OLD_ID = re.compile(
+    r"(?P<archive>[a-z]+(?:-[a-z]+)?)(?:\.[A-Za-z]{2}(?:-[a-z]{2})?)?/(?P<num>\d{7})"
+    r"(?:v(?P<v>[1-9]\d{0,3}))?"
+)
+# The forms feeds use most (bare, "arXiv:", the RSS guid), matched in one go.
+_COMMON_ID = re.compile(
+    r"(?:arXiv:|oai:arXiv\.org:)?(?P<yymm>\d{4})\.(?P<num>\d{4,5})(?:v(?P<v>[1-9]\d{0,3}))?"
+)
+_ID_PREFIX = re.compile(r"^(?:arxiv:|oai:arxiv\.org:)\s*", re.IGNORECASE)
+_URL_ID_PATH = re.compile(r"^/(?:abs|pdf|html|format)/(?P<id>.+?)(?:\.pdf)?/?$")
+
+# Crossref's recommended pattern for modern DOIs: "10." registrant "/" suffix.
+_DOI = re.compile(r"^10\.\d{4,9}/\S+$")
+_DOI_PREFIX = re.compile(r"^doi:\s*", re.IGNORECASE)
+
+# str.split() breaks on whitespace controls and U+2028/U+2029/U+0085; the other C0/C1 controls
+# and DEL are not whitespace to Python, so they are turned into spaces first.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+# Block boundaries that a browser would render as a break: keep the words apart.
+_BLOCK_TAG = re.compile(
+    r"<(/?)(p|br|div|li|tr|td|th|h[1-6]|ul|ol|dl|dt|dd|blockquote|pre|table|hr)\b",
+    re.IGNORECASE,
+)
+# After unescaping, "&lt;b&gt;" is "<b>" again: a space after "<" keeps it from reading as a tag.
+_TAG_LIKE = re.compile(r"<(?=[^\W\d_]|[/!?])")
+_ASCII_CONTROLS = bytes(range(32)) + b"\x7f"
+_SPACE = re.compile(r"\s")
+_AUTHOR_SPLIT = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+")
+
+
+class UnusableEntry(ValueError):
+    """`make_entry` refused an entry; the message is the one-line reason for SkippedEntry."""
+
+
+def parse_arxiv_id(text: str) -> tuple[str, int | None] | None:
+    """The (id without version, version or None) in an id, "arXiv:" form or arxiv.org URL.
+
+    Old-style ids drop their subject class ("math.GT/0309136" -> "math/0309136"): arXiv
+    resolves both to the same paper, so keeping the class would split one paper in two.
+    """
+    candidate = text.strip()
+    common = _COMMON_ID.fullmatch(candidate)
+    if common:
+        yymm, num = common["yymm"], common["num"]
+        if not _valid_new_style(int(yymm[:2]), int(yymm[2:]), len(num)):
+            return None
+        return f"{yymm}.{num}", _version(common["v"])
+    if not candidate or len(candidate) > 300:
+        return None
+    lowered = candidate.lower()
+    if "/" in candidate and ("arxiv.org" in lowered) and not lowered.startswith("oai:"):
+        candidate = _arxiv_url_path_id(candidate) or ""
+    else:
+        candidate = _ID_PREFIX.sub("", candidate)
+    match = _NEW_ID.fullmatch(candidate)
+    if match:
+        yymm, num = match["yymm"], match["num"]
+        if not _valid_new_style(int(yymm[:2]), int(yymm[2:]), len(num)):
+            return None
+        return f"{yymm}.{num}", _version(match["v"])
+    match = _OLD_ID.fullmatch(candidate)
+    if match:
+        month = int(match["num"][2:4])
+        if not 1 <= month <= 12:
+            return None
+        return f"{match['archive']}/{match['num']}", _version(match["v"])
+    return None
+
+
+def _arxiv_url_path_id(url: str) -> str | None:
+    if "://" not in url:
+        url = "https://" + url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or (parts.hostname or "") not in _ARXIV_HOSTS:
+        return None
+    match = _URL_ID_PATH.match(unquote(parts.path))
+    return match["id"] if match else None
+
+
+def _valid_new_style(year: int, month: int, digits: int) -> bool:
+    if not 1 <= month <= 12 or (year, month) < (7, 4):
+        return False
+    return digits == (4 if (year, month) <= (14, 12) else 5)
+
+
+def _version(raw: str | None) -> int | None:
+    return int(raw) if raw else None
+
+
+def parse_doi(text: str) -> str | None:
+    """A DOI from "10.x/y", "doi:10.x/y" or a doi.org URL, lower-cased (DOIs are case-blind)."""
+    candidate = text.strip()
+    if not candidate or len(candidate) > 500:
+        return None
+    if "://" in candidate:
+        try:
+            parts = urlsplit(candidate)
+        except ValueError:
+            return None
+        if parts.scheme.lower() not in ("http", "https") or parts.hostname not in _DOI_HOSTS:
+            return None
+        candidate = unquote(parts.path.lstrip("/"))
+    else:
+        candidate = _DOI_PREFIX.sub("", candidate)
+    candidate = candidate.rstrip(".,;")
+    return candidate.lower() if _DOI.match(candidate) else None
+
+
+def canonical_url(url: str) -> str | None:
+    """http(s) URL with lower-cased scheme and host, no fragment, no utm_* tracking parameters.
+
+    Anything else (javascript:, data:, relative, no host) is None: it must never become a link.
+    """
+    candidate = url.strip()
+    if not candidate or len(candidate) > 2000 or _SPACE.search(candidate):
+        return None
+    try:
+        parts = urlsplit(candidate)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if scheme not in ("http", "https") or not host or "@" in parts.netloc:
+        return None
+    netloc = host if ":" not in host else f"[{host}]"
+    if port is not None and port != {"http": 80, "https": 443}[scheme]:
+        netloc = f"{netloc}:{port}"
+    query = parts.query
+    if "utm_" in query.lower():
+        kept = [
+            (k, v)
+            for k, v in parse_qsl(query, keep_blank_values=True)
+            if not k.lower().startswith("utm_")
+        ]
+        query = urlencode(kept)
+    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+
+
+def single_line(text: str) -> str:
+    """All whitespace runs, line breaks and control characters become one space; stripped.
+
+    A "<" directly before a letter gets a space after it, so no output can read as a tag.
+    """
+    if not text:
+        return ""
+    if text.isascii():
+        # bytes.translate is C-speed; str.isprintable looks every character up in Unicode tables.
+        raw = text.encode("ascii")
+        if len(raw.translate(None, _ASCII_CONTROLS)) != len(raw):
+            text = " ".join(_CONTROL.sub(" ", text).split())
+        elif "  " in text or text[0] == " " or text[-1] == " ":
+            text = " ".join(text.split())
+    else:
+        text = " ".join(_CONTROL.sub(" ", _strip_unencodable(text)).split())
+    return _TAG_LIKE.sub("< ", text) if "<" in text else text
+
+
+def _strip_unencodable(text: str) -> str:
+    """Lone surrogates cannot be stored or mailed as UTF-8: replace them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def html_to_text(text: str) -> str:
+    """Plain single-line text from an HTML fragment: every tag, script/style body and handler gone.
+
+    nh3 (ammonia, an html5ever parse) does the stripping, so hostile markup is parsed the way a
+    browser would rather than guessed at with regular expressions.
+    """
+    if not text:
+        return ""
+    if "<" in text or "&" in text:
+        text = _BLOCK_TAG.sub(r" <\1\2", _strip_unencodable(text))
+        text = nh3.clean(
+            text, tags=set(), clean_content_tags={"script", "style", "template"}, attributes={}
+        )
+        text = html.unescape(text)
+    return single_line(text)
+
+
+def split_authors(text: str) -> list[str]:
+    """Names from "A, B and C" / "A, B, and C" / "A and B"."""
+    return [name for name in _AUTHOR_SPLIT.split(text.strip()) if name]
+
+
+def paper_key(arxiv_id: str | None, doi: str | None, url: str | None) -> str | None:
+    """The store identity: arXiv id first (versions are one paper), then DOI, then the link."""
+    if arxiv_id:
+        return f"arxiv:{arxiv_id}"
+    if doi:
+        return f"doi:{doi}"
+    if url:
+        return f"url:{url}"
+    return None
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Aware UTC; a naive time from a feed is taken as UTC (feeds rarely mean local time)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def non_negative_int(value: object) -> int | None:
+    """Counts from JSON: ints (not bools) >= 0, else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def make_entry(
+    *,
+    title: str | None,
+    arxiv: str | None = None,
+    doi: str | None = None,
+    link: str | None = None,
+    external_id: str | None = None,
+    abstract: str | None = None,
+    authors: Iterable[str] = (),
+    categories: Iterable[str] = (),
+    primary_category: str | None = None,
+    links: Mapping[str, str | None] | None = None,
+    comment: str | None = None,
+    thumbnail: str | None = None,
+    published_at: datetime | None = None,
+    upvotes: int | None = None,
+    num_comments: int | None = None,
+    github_stars: int | None = None,
+    announce_type: str | None = None,
+    arxiv_html: bool = False,
+) -> PaperEntry:
+    """Build a PaperEntry the same way for every format. Raises UnusableEntry with a reason.
+
+    `arxiv`, `doi` and `link` are raw texts (any form the parsers accept). A missing title
+    falls back to the id so the paper still reads as something in a digest.
+    """
+    # Imported here: pipeline.ingest.formats imports its formats, which import this module.
+    from pipeline.ingest.entry import PaperEntry
+
+    parsed = parse_arxiv_id(arxiv) if arxiv else None
+    arxiv_id, version = parsed if parsed else (None, None)
+    doi_norm = parse_doi(doi) if doi else None
+    # The link only matters without an arXiv id (as the key or the "link" link): skip the work.
+    link_norm = canonical_url(link) if link and not arxiv_id else None
+    clean_title = html_to_text(title or "")
+    key = paper_key(arxiv_id, doi_norm, link_norm)
+    if key is None:
+        reason = "no arXiv id, DOI or http(s) link"
+        raise UnusableEntry(f"{reason}" if clean_title else f"no title and {reason}")
+    if external_id:
+        external = single_line(external_id)
+    elif arxiv_id:
+        external = f"{arxiv_id}v{version}" if version else arxiv_id
+    else:
+        external = key.split(":", 1)[1]
+    cats = _unique(single_line(c) for c in categories)
+    primary = single_line(primary_category) if primary_category else None
+    return PaperEntry(
+        key=key,
+        title=clean_title or (f"arXiv:{arxiv_id}" if arxiv_id else external),
+        external_id=external,
+        arxiv_id=arxiv_id,
+        version=version,
+        doi=doi_norm,
+        abstract=html_to_text(abstract or ""),
+        authors=_unique(html_to_text(a) for a in authors),
+        categories=cats,
+        primary_category=primary or (cats[0] if cats else None),
+        links=_links(arxiv_id, doi_norm, link_norm, links or {}, arxiv_html),
+        comment=(html_to_text(comment) or None) if comment else None,
+        thumbnail=canonical_url(thumbnail) if thumbnail else None,
+        published_at=as_utc(published_at),
+        upvotes=upvotes,
+        num_comments=num_comments,
+        github_stars=github_stars,
+        announce_type=(single_line(announce_type) or None) if announce_type else None,
+    )
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(item for item in items if item))
+
+
+def _links(
+    arxiv_id: str | None,
+    doi: str | None,
+    link: str | None,
+    given: Mapping[str, str | None],
+    arxiv_html: bool,
+) -> dict[str, str]:
+    """Known link kinds only, each a canonical http(s) URL; arXiv/DOI links derived from ids."""
+    links: dict[str, str] = {}
+    if arxiv_id:
+        links["abs"] = f"https://arxiv.org/abs/{arxiv_id}"
+        links["pdf"] = f"https://arxiv.org/pdf/{arxiv_id}"
+        if arxiv_html:
+            links["html"] = f"https://arxiv.org/html/{arxiv_id}"
+    if doi:
+        links["doi"] = f"https://doi.org/{doi}"
+    if link and not arxiv_id:
+        links["link"] = link
+    for kind, url in given.items():
+        if kind in LINK_KINDS and kind not in links and url:
+            clean = canonical_url(url)
+            if clean:
+                links[kind] = clean
+    return links

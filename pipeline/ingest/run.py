@@ -1,0 +1,142 @@
+"""Ingestion: fetch each source, parse it, store its papers, and record how it went.
+
+A failing source never stops the others and never touches what is already stored: its error is
+recorded on the source row (shown by `paperround sources list`) and logged, in one line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from pipeline.ingest.entry import FeedError
+from pipeline.ingest.fetch import Fetcher, FetchError
+from pipeline.ingest.formats import parse_body
+from pipeline.ingest.persist import store_entries
+from pipeline.store.db import write_transaction
+from pipeline.store.models import Source
+from pipeline.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SourceOutcome:
+    """How one source's ingestion went, for the CLI summary and the source row."""
+
+    name: str
+    status: str  # ok | not_modified | failed
+    kind: str = ""
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _record(
+    factory: sessionmaker[Session],
+    source_id: int,
+    outcome: SourceOutcome,
+    now: datetime,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    kind: str | None = None,
+) -> None:
+    with write_transaction(factory) as session:
+        source = session.get(Source, source_id)
+        if source is None:  # removed while we fetched it
+            return
+        source.last_fetched_at = now
+        source.last_status = outcome.status
+        source.last_error = outcome.error
+        source.last_counts = {
+            "new": outcome.new,
+            "updated": outcome.updated,
+            "unchanged": outcome.unchanged,
+            "skipped": outcome.skipped,
+        }
+        if outcome.status != "failed":
+            source.last_ok_at = now
+            source.etag = etag
+            source.last_modified = last_modified
+        if kind and source.kind == "auto":
+            source.kind = kind
+
+
+def ingest_source(
+    factory: sessionmaker[Session], source: Source, fetcher: Fetcher, now: datetime | None = None
+) -> SourceOutcome:
+    """Fetch, parse and store one source; never raises for a bad feed (the outcome says why)."""
+    now = now or utcnow()
+    outcome = SourceOutcome(name=source.name, status="failed", kind=source.kind)
+    try:
+        fetched = fetcher.fetch(source.url, etag=source.etag, last_modified=source.last_modified)
+        if fetched.not_modified:
+            outcome.status = "not_modified"
+            _record(factory, source.id, outcome, now, fetched.etag, fetched.last_modified)
+            return outcome
+        kind = None if source.kind == "auto" else source.kind
+        outcome.kind, parsed = parse_body(
+            kind, fetched.body, fetched.final_url, fetched.content_type
+        )
+        outcome.skipped = len(parsed.skipped)
+        with write_transaction(factory) as session:
+            counts = store_entries(session, source.id, parsed.entries, now)
+        outcome.new, outcome.updated, outcome.unchanged = (
+            counts.new,
+            counts.updated,
+            counts.unchanged,
+        )
+        outcome.status = "ok"
+        _record(factory, source.id, outcome, now, fetched.etag, fetched.last_modified, outcome.kind)
+    except (FetchError, FeedError) as exc:
+        outcome.error = _one_line(str(exc))
+    except Exception as exc:  # a bug must not take the other sources down with it
+        log.exception("ingesting %s failed unexpectedly", source.name)
+        outcome.error = _one_line(f"internal error ({type(exc).__name__}): {exc}; see the log")
+    if outcome.status == "failed":
+        log.warning("source %s failed: %s", source.name, outcome.error)
+        _record(factory, source.id, outcome, now)
+    return outcome
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:500]
+
+
+def select_sources(session: Session, names: Sequence[str] = ()) -> list[Source]:
+    """Enabled sources, or exactly the named ones (unknown names raise ValueError)."""
+    if not names:
+        return list(session.scalars(select(Source).where(Source.enabled).order_by(Source.name)))
+    found = {s.name: s for s in session.scalars(select(Source).where(Source.name.in_(names)))}
+    unknown = [name for name in names if name not in found]
+    if unknown:
+        raise ValueError(f"unknown source(s): {', '.join(unknown)}; see `paperround sources list`")
+    return [found[name] for name in names]
+
+
+def ingest_sources(
+    factory: sessionmaker[Session],
+    fetcher: Fetcher,
+    names: Sequence[str] = (),
+    on_done: Callable[[SourceOutcome], None] | None = None,
+) -> list[SourceOutcome]:
+    """Ingest the chosen sources one after another; `on_done` reports progress per source."""
+    with factory() as session:
+        sources = select_sources(session, names)
+    outcomes = []
+    for source in sources:
+        outcome = ingest_source(factory, source, fetcher)
+        outcomes.append(outcome)
+        if on_done is not None:
+            on_done(outcome)
+    return outcomes

@@ -1,0 +1,151 @@
+"""Reading papers back out of the store, ranked by trending score."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pipeline.ranking.trending import VELOCITY_WINDOW, Signals, trending_score
+from pipeline.store.models import Paper, Sighting, UpvoteSnapshot
+from pipeline.timeutil import utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class RankedPaper:
+    """A paper with its score, as the CLI, the digest and the web pages show it."""
+
+    id: int
+    key: str
+    arxiv_id: str | None
+    title: str
+    authors: list[str]
+    abstract: str
+    categories: list[str]
+    links: dict[str, Any]
+    upvotes: int
+    velocity: int
+    sources: int
+    score: float
+    first_seen_at: datetime
+    published_at: datetime | None
+    thumbnail: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "arxiv_id": self.arxiv_id,
+            "key": self.key,
+            "title": self.title,
+            "authors": self.authors,
+            "abstract": self.abstract,
+            "categories": self.categories,
+            "upvotes": self.upvotes,
+            "velocity_24h": self.velocity,
+            "sources": self.sources,
+            "score": round(self.score, 6),
+            "links": self.links,
+            "first_seen_at": self.first_seen_at.isoformat(),
+            "published_at": self.published_at.isoformat() if self.published_at else None,
+        }
+
+
+def _velocities(session: Session, ids: Sequence[int], now: datetime) -> dict[int, int]:
+    """Upvotes gained in the last 24 hours: latest count minus the count just before the window."""
+    if not ids:
+        return {}
+    since = now - VELOCITY_WINDOW
+    before = dict(
+        session.execute(
+            select(UpvoteSnapshot.paper_id, func.max(UpvoteSnapshot.upvotes))
+            .where(UpvoteSnapshot.paper_id.in_(ids), UpvoteSnapshot.observed_at <= since)
+            .group_by(UpvoteSnapshot.paper_id)
+        )
+        .tuples()
+        .all()
+    )
+    inside = dict(
+        session.execute(
+            select(UpvoteSnapshot.paper_id, func.min(UpvoteSnapshot.upvotes))
+            .where(UpvoteSnapshot.paper_id.in_(ids), UpvoteSnapshot.observed_at > since)
+            .group_by(UpvoteSnapshot.paper_id)
+        )
+        .tuples()
+        .all()
+    )
+    latest = dict(
+        session.execute(select(Paper.id, Paper.upvotes).where(Paper.id.in_(ids))).tuples().all()
+    )
+    result = {}
+    for pid in ids:
+        base = before.get(pid, inside.get(pid))
+        result[pid] = max(0, latest.get(pid, 0) - base) if base is not None else 0
+    return result
+
+
+def ranked_papers(
+    session: Session,
+    *,
+    top: int | None = None,
+    since: datetime | None = None,
+    ids: Sequence[int] | None = None,
+    gravity: float = 1.5,
+    now: datetime | None = None,
+) -> list[RankedPaper]:
+    """Papers first seen at or after `since` (or exactly `ids`), best score first."""
+    now = now or utcnow()
+    query = select(Paper)
+    if since is not None:
+        query = query.where(Paper.first_seen_at >= since)
+    if ids is not None:
+        query = query.where(Paper.id.in_(list(ids)))
+    papers = list(session.scalars(query))
+    paper_ids = [p.id for p in papers]
+    source_counts: dict[int, int] = {}
+    for start in range(0, len(paper_ids), 5000):
+        part = paper_ids[start : start + 5000]
+        source_counts.update(
+            session.execute(
+                select(Sighting.paper_id, func.count())
+                .where(Sighting.paper_id.in_(part))
+                .group_by(Sighting.paper_id)
+            )
+            .tuples()
+            .all()
+        )
+    velocities: dict[int, int] = {}
+    for start in range(0, len(paper_ids), 5000):
+        velocities.update(_velocities(session, paper_ids[start : start + 5000], now))
+    ranked = []
+    for paper in papers:
+        signals = Signals(
+            upvotes=paper.upvotes,
+            velocity=velocities.get(paper.id, 0),
+            sources=source_counts.get(paper.id, 0),
+            first_seen_at=paper.first_seen_at,
+            published_at=paper.published_at,
+        )
+        ranked.append(
+            RankedPaper(
+                id=paper.id,
+                key=paper.key,
+                arxiv_id=paper.arxiv_id,
+                title=paper.title,
+                authors=list(paper.authors),
+                abstract=paper.abstract,
+                categories=list(paper.categories),
+                links=dict(paper.links),
+                upvotes=paper.upvotes,
+                velocity=signals.velocity,
+                sources=signals.sources,
+                score=trending_score(signals, now, gravity),
+                first_seen_at=paper.first_seen_at,
+                published_at=paper.published_at,
+                thumbnail=paper.thumbnail,
+            )
+        )
+    ranked.sort(key=lambda p: (-p.score, -p.upvotes, p.key))
+    return ranked[:top] if top is not None else ranked

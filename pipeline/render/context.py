@@ -1,0 +1,101 @@
+"""Template context: the digest's data shaped for display (trimmed, escaped later by Jinja).
+
+Kept out of render.py so the public API stays short; everything here runs once per edition.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from pipeline.render.fields import (
+    MAX_CATEGORIES_SHOWN,
+    TITLE_LIMIT,
+    clean_text,
+    safe_url,
+    shorten_authors,
+    trim_abstract,
+)
+
+if TYPE_CHECKING:
+    from pipeline.render.edition import DigestPaper, EditionContent
+
+_LINE_BREAKS_RE = re.compile(r"[\r\n\t\v\f\x85\u2028\u2029]+")
+_LINK_LABELS = (("pdf", "PDF"), ("html", "HTML"), ("code", "Code"), ("project", "Project"))
+
+
+# English names, independent of the process locale (strftime's %A/%B/%b follow LC_TIME).
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def short_date(day: datetime.date) -> str:
+    """'26 Nov 2026'."""
+    return f"{day.day} {_MONTHS[day.month - 1][:3]} {day.year}"
+
+
+def long_date(day: datetime.date) -> str:
+    """'Thursday, 26 November 2026'."""
+    return f"{_WEEKDAYS[day.weekday()]}, {day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def one_line(text: str) -> str:
+    """Text with every line break folded into a space (for subjects and headers)."""
+    return _LINE_BREAKS_RE.sub(" ", text).strip()
+
+
+def site_context(site_name: str, base_url: str, postal_address: str) -> dict[str, Any]:
+    return {
+        "site_name": clean_text(one_line(site_name), 100),
+        "base_url": base_url,
+        "base_host": urlsplit(base_url).hostname or base_url,
+        "postal_lines": [
+            clean_text(line, 200) for line in postal_address.splitlines() if line.strip()
+        ],
+    }
+
+
+def edition_context(content: EditionContent) -> dict[str, Any]:
+    date_label = long_date(content.date)
+    context = site_context(content.site_name, content.base_url, content.postal_address)
+    cadence_title = content.cadence.capitalize()
+    context.update(
+        cadence=content.cadence,
+        cadence_title=cadence_title,
+        date_label=date_label,
+        period_label="Today's" if content.cadence == "daily" else "This week's",
+        intro=clean_text(content.intro, 600) if content.intro else None,
+        papers=[_paper_context(paper) for paper in content.papers],
+        title=f"{context['site_name']} {content.cadence} digest, {date_label}",
+        preview=f"{cadence_title} digest, {date_label}: PRxPAPERxCOUNT trending",
+    )
+    return context
+
+
+def _paper_context(paper: DigestPaper) -> dict[str, Any]:
+    abstract_url = safe_url(paper.links.get("abs"))
+    title_url = abstract_url or safe_url(paper.links.get("html"))
+    links = [
+        (label, url) for name, label in _LINK_LABELS if (url := safe_url(paper.links.get(name)))
+    ]
+    categories = ", ".join(clean_text(c, 40) for c in paper.categories[:MAX_CATEGORIES_SHOWN])
+    upvotes_label = f"{paper.upvotes} upvote" + ("" if paper.upvotes == 1 else "s")
+    meta = " - ".join(part for part in (upvotes_label if paper.upvotes else "", categories) if part)
+    all_links = ([("Abstract", abstract_url)] if abstract_url else []) + links
+    return {
+        "title": clean_text(paper.title, TITLE_LIMIT),
+        "title_url": title_url,
+        "authors": shorten_authors(paper.authors),
+        "abstract": trim_abstract(paper.abstract),
+        "upvotes": paper.upvotes,
+        "upvotes_label": upvotes_label,
+        "categories": categories,
+        "meta": meta,
+        "links": links,
+        "all_links": all_links,
+        "thumbnail": safe_url(paper.thumbnail),
+        "thumbnail_alt": "Figure: " + clean_text(paper.title, 60),
+    }
