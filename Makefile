@@ -4,7 +4,7 @@ PYTHON  ?= python3
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: install system-deps run test lint bench clean
+.PHONY: install system-deps run test test-fast lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,10 +27,20 @@ run: install
 test: install system-deps
 	$(BIN)/pytest
 
-## lint: ruff and mypy, both must be clean
+## test-fast: the inner loop: everything but the slow process, crash and install tests
+test-fast: install
+	$(BIN)/pytest -m "not slow"
+
+## lint: ruff (rules and formatting) and mypy, all must be clean
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+## format: apply ruff's formatting and safe fixes
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 ## bench: the benchmarks; figures go to docs/benchmarks.md
 bench: install system-deps

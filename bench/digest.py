@@ -29,14 +29,12 @@ from sqlalchemy import Engine, func, select
 
 from bench.common import postgres_engine, sqlite_engine
 from bench.digest_world import add_distinct_readers, seed_papers
-from pipeline.delivery.ledger import Job
-from pipeline.digest.compose import DigestComposer
+from pipeline.delivery import ClaimedDelivery
 from pipeline.digest.planning import plan_edition
-from pipeline.readers.links import LinkMaker
-from pipeline.readers.tokens import Signer
 from pipeline.settings import load_settings
 from pipeline.store.db import session_factory, write_transaction
-from pipeline.store.models import Delivery, Subscriber
+from pipeline.store.models import Delivery, Segment, Subscriber
+from pipeline.wiring import Wiring
 
 DISTINCT_READERS = 10_000
 SEND_READERS = 20_000
@@ -56,20 +54,27 @@ def _plan_and_render(make_engine: Callable[[], AbstractContextManager[Engine]]) 
         seed_papers(factory)
         add_distinct_readers(factory, DISTINCT_READERS)
         settings = dataclasses.replace(load_settings({}), base_url="https://papers.example.org")
-        composer = DigestComposer(
-            factory, settings, LinkMaker(settings.base_url, Signer("bench-secret-0123456789"))
-        )
+        settings = dataclasses.replace(settings, secret_key="bench-secret-0123456789")
+        composer = Wiring(settings, factory).composer()
         start = time.perf_counter()
         with write_transaction(factory) as session:
             plan = plan_edition(session, pool_size=settings.edition_pool_size)
         planned = time.perf_counter()
         with factory() as session:
             jobs = [
-                Job(d_id, plan.edition_id, seg, sub, email, key, tv, 0)
-                for d_id, seg, sub, email, key, tv in session.execute(
-                    select(Delivery.id, Delivery.segment_id, Subscriber.id, Subscriber.email,
-                           Subscriber.email_key, Subscriber.token_version)
+                ClaimedDelivery(d_id, plan.edition_id, seg, tuple(ids), sub, email, key, tv, 0)
+                for d_id, seg, ids, sub, email, key, tv in session.execute(
+                    select(
+                        Delivery.id,
+                        Delivery.segment_id,
+                        Segment.paper_ids,
+                        Subscriber.id,
+                        Subscriber.email,
+                        Subscriber.email_key,
+                        Subscriber.token_version,
+                    )
                     .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+                    .join(Segment, Segment.id == Delivery.segment_id)
                     .where(Delivery.edition_id == plan.edition_id)
                     .order_by(Delivery.segment_id)
                 )
@@ -77,7 +82,7 @@ def _plan_and_render(make_engine: Callable[[], AbstractContextManager[Engine]]) 
         size, templates_s, messages_s = 0, 0.0, 0.0
         for job in jobs:  # each segment's template, then its (only) reader's message
             t0 = time.perf_counter()
-            composer.template(job.edition_id, job.segment_id)
+            composer.template(job.edition_id, [str(pid) for pid in job.paper_ids])
             t1 = time.perf_counter()
             size = max(size, len(composer.compose(job).message))
             templates_s += t1 - t0
@@ -117,8 +122,11 @@ def smtp_sink() -> Iterator[int]:
     """Postfix's smtp-sink on a free loopback port (backlog 1000); yields the port."""
     port = _free_port()
     user = ["-u", "postfix"] if os.geteuid() == 0 else []  # it refuses to run as root
-    sink = subprocess.Popen([SINK, *user, f"127.0.0.1:{port}", "1000"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    sink = subprocess.Popen(
+        [SINK, *user, f"127.0.0.1:{port}", "1000"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -149,7 +157,9 @@ def send_run(readers: int, port: int, sample: Path) -> dict[str, Any]:
     """bench/digest_run.py in a fresh process: its peak RSS is this run's alone."""
     done = subprocess.run(
         [sys.executable, "-m", "bench.digest_run", str(readers), str(port), str(sample)],
-        capture_output=True, check=False, timeout=900,
+        capture_output=True,
+        check=False,
+        timeout=900,
     )
     if done.returncode != 0:
         raise RuntimeError(f"bench.digest_run failed: {done.stderr.decode()[-3000:]}")
@@ -205,9 +215,11 @@ def report(results: dict[str, Any]) -> str:
         runs = results.get(f"{name}_plan_render")
         if runs:
             mid = sorted(runs, key=lambda r: r["total_s"])[len(runs) // 2]
-            lines.append(f"| {name} | {mid['plan_s']:.2f} | {mid['templates_s']:.2f} | "
-                         f"{mid['messages_s']:.2f} | "
-                         f"{results[f'{name}_plan_render_median_s']:.2f} |")
+            lines.append(
+                f"| {name} | {mid['plan_s']:.2f} | {mid['templates_s']:.2f} | "
+                f"{mid['messages_s']:.2f} | "
+                f"{results[f'{name}_plan_render_median_s']:.2f} |"
+            )
     if "postgresql_plan_render_error" in results:
         lines.append(f"| postgresql | not run: {results['postgresql_plan_render_error']} | | | |")
     send, bare = results["send_median_msgs_per_s"], results["bare_median_msgs_per_s"]

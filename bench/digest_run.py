@@ -3,7 +3,7 @@
     python -m bench.digest_run READERS SMTP_PORT SAMPLE_FILE
 
 Seeds a fresh SQLite store, plans today's edition for READERS readers, sends it with
-pipeline.delivery.send_edition (the code `paperround digest send` runs) to 127.0.0.1:PORT,
+pipeline.delivery.sending.send_edition (the code `paperround digest send` runs) to 127.0.0.1:PORT,
 writes one sent message to SAMPLE_FILE and prints JSON: timings, counts, peak RSS.
 """
 
@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 from bench.digest_world import add_grouped_readers, seed_papers
-from pipeline import wiring
-from pipeline.delivery.ledger import Composed, Job, send_edition
+from pipeline.delivery import ClaimedDelivery, Composed, send_edition
 from pipeline.digest.compose import DigestComposer
 from pipeline.digest.planning import plan_edition
 from pipeline.settings import load_settings
 from pipeline.store.db import create_engine_for, init_store, session_factory, write_transaction
+from pipeline.wiring import Wiring
 
 
 def peak_rss_mb() -> float:
@@ -41,8 +41,8 @@ class SampleKeeper:
         self.envelope_from = inner.envelope_from
         self.sample: bytes | None = None
 
-    def compose(self, job: Job) -> Composed:
-        composed = self.inner.compose(job)
+    def compose(self, delivery: ClaimedDelivery) -> Composed:
+        composed = self.inner.compose(delivery)
         if self.sample is None:
             self.sample = composed.message
         return composed
@@ -51,9 +51,12 @@ class SampleKeeper:
 def main(readers: int, port: int, sample_file: Path) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="paperround-bench-") as folder:
         settings = dataclasses.replace(
-            load_settings({}), data_dir=Path(folder), database_url=f"sqlite:///{folder}/b.db",
-            smtp_url=f"smtp://127.0.0.1:{port}", secret_key="bench-secret-0123456789abcdef",
-            base_url="https://papers.example.org", send_rate=0.0,
+            load_settings({}),
+            data_dir=Path(folder),
+            database_url=f"sqlite:///{folder}/b.db",
+            smtp_url=f"smtp://127.0.0.1:{port}",
+            secret_key="bench-secret-0123456789abcdef",
+            base_url="https://papers.example.org",
         )
         engine = create_engine_for(settings.database_url)
         init_store(engine)
@@ -64,9 +67,14 @@ def main(readers: int, port: int, sample_file: Path) -> dict[str, object]:
         with write_transaction(factory) as session:
             plan = plan_edition(session, pool_size=settings.edition_pool_size)
         planned = time.perf_counter()
-        composer = SampleKeeper(wiring.composer(factory, settings))
-        report = send_edition(factory, plan.edition_id, composer,
-                              wiring.transport_factory(settings), wiring.send_policy(settings))
+        composer = SampleKeeper(Wiring(settings, factory).composer())
+        report = send_edition(
+            factory,
+            plan.edition_id,
+            composer,
+            Wiring(settings).transports,
+            Wiring(settings).send_policy(),
+        )
         sent = time.perf_counter()
         assert report.sent == readers, report
         assert composer.inner.compiles == 1

@@ -59,11 +59,23 @@ def seed_papers(factory: sessionmaker[Session], n: int = 100) -> None:
 def _row(i: int, now: datetime, **prefs: object) -> dict[str, object]:
     email = f"reader{i}@bench.example.net"
     row: dict[str, object] = {
-        "email": email, "email_key": email, "status": "active", "categories": [],
-        "keywords": [], "cadence": "daily", "papers_per_digest": 10, "send_hour": 8,
-        "timezone": "UTC", "weekly_day": 0, "paused": False, "token_version": 1,
-        "consent_at": now, "consent_channel": "import", "confirmed_at": now,
-        "created_at": now, "updated_at": now,
+        "email": email,
+        "email_key": email,
+        "status": "active",
+        "categories": [],
+        "keywords": [],
+        "cadence": "daily",
+        "papers_per_digest": 10,
+        "send_hour": 8,
+        "timezone": "UTC",
+        "weekly_day": 0,
+        "paused": False,
+        "token_version": 1,
+        "consent_at": now,
+        "consent_channel": "import",
+        "confirmed_at": now,
+        "created_at": now,
+        "updated_at": now,
     }
     row.update(prefs)
     return row
@@ -87,8 +99,14 @@ def add_distinct_readers(factory: sessionmaker[Session], n: int, papers: int = 1
         if chosen in seen:
             continue
         seen.add(chosen)
-        rows.append(_row(len(rows), now, keywords=[marker(i) for i in chosen],
-                         papers_per_digest=rng.randint(6, 10)))
+        rows.append(
+            _row(
+                len(rows),
+                now,
+                keywords=[marker(i) for i in chosen],
+                papers_per_digest=rng.randint(6, 10),
+            )
+        )
     _insert(factory, rows)
 
 

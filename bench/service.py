@@ -13,6 +13,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,13 @@ from sqlalchemy import Engine, func, select
 from bench.common import postgres_engine
 from bench.digest import smtp_sink
 from bench.digest_world import add_grouped_readers, seed_papers
-from pipeline import wiring
-from pipeline.delivery.ledger import send_edition
+from pipeline.delivery import send_edition
 from pipeline.digest.planning import plan_edition
 from pipeline.settings import Settings, load_settings
 from pipeline.store.db import session_factory, write_transaction
 from pipeline.store.models import Delivery
+from pipeline.store.status import DeliveryStatus
+from pipeline.wiring import Wiring
 from workers.supervisor import worker_argv
 
 READERS = 100_000
@@ -35,6 +37,9 @@ BASELINE_READERS = 20_000
 WORKER_PROCESSES = 2
 RUNS = 3
 BROKER = os.environ.get("PAPERROUND_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+# The Redis server may be shared: this run's keys carry their own prefix, and only they are
+# deleted afterwards.
+PREFIX = f"paperround-bench-{uuid.uuid4().hex[:10]}:"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -45,6 +50,7 @@ def _settings(folder: Path, engine: Engine, port: int) -> Settings:
         database_url=engine.url.render_as_string(hide_password=False),
         smtp_url=f"smtp://127.0.0.1:{port}",
         broker_url=BROKER,
+        redis_key_prefix=PREFIX,
         secret_key="bench-secret-key-0123456789abcdef",
         base_url="https://papers.example.org",
         send_batch_size=200,
@@ -61,9 +67,16 @@ def _planned(engine: Engine, readers: int) -> int:
     return report.edition_id
 
 
+def _forget_own_keys(client: redis.Redis) -> None:
+    for key in client.scan_iter(match=PREFIX + "*", count=500):
+        client.delete(key)
+
+
 def _sent(engine: Engine) -> int:
     with engine.connect() as conn:
-        return int(conn.scalar(select(func.count()).where(Delivery.status == "sent")) or 0)
+        return int(
+            conn.scalar(select(func.count()).where(Delivery.status == DeliveryStatus.SENT)) or 0
+        )
 
 
 def in_process(port: int) -> float:
@@ -76,9 +89,9 @@ def in_process(port: int) -> float:
         report = send_edition(
             factory,
             edition_id,
-            wiring.composer(factory, settings),
-            wiring.transport_factory(settings),
-            wiring.send_policy(settings),
+            Wiring(settings, factory).composer(),
+            Wiring(settings).transports,
+            Wiring(settings).send_policy(),
         )
         elapsed = time.perf_counter() - start
         assert report.sent == BASELINE_READERS, report
@@ -88,7 +101,7 @@ def in_process(port: int) -> float:
 def through_workers(port: int) -> dict[str, float]:
     """Total time and rate of the 100,000-reader edition sent by Celery workers."""
     client = redis.Redis.from_url(BROKER)
-    client.flushdb()
+    _forget_own_keys(client)
     with postgres_engine() as engine, tempfile.TemporaryDirectory() as folder:
         edition_id = _planned(engine, READERS)
         settings = _settings(Path(folder), engine, port)
@@ -98,6 +111,7 @@ def through_workers(port: int) -> dict[str, float]:
             PAPERROUND_DATABASE_URL=settings.database_url,
             PAPERROUND_SMTP_URL=settings.smtp_url,
             PAPERROUND_BROKER_URL=BROKER,
+            PAPERROUND_REDIS_KEY_PREFIX=PREFIX,
             PAPERROUND_SECRET_KEY=settings.secret_key,
             PAPERROUND_BASE_URL=settings.base_url,
             PAPERROUND_SEND_BATCH_SIZE=str(settings.send_batch_size),
@@ -117,7 +131,7 @@ def through_workers(port: int) -> dict[str, float]:
             from workers.jobs.app import create_app
 
             start = time.perf_counter()
-            create_app(settings).send_task("paperround.send_edition", args=[edition_id])
+            create_app(settings).send_task("paperround.send.queue_edition", args=[edition_id])
             deadline = start + 1800
             while _sent(engine) < READERS:
                 if worker.poll() is not None or time.perf_counter() > deadline:
@@ -127,7 +141,7 @@ def through_workers(port: int) -> dict[str, float]:
         finally:
             worker.terminate()
             worker.wait(30)
-            client.flushdb()
+            _forget_own_keys(client)
     return {"seconds": elapsed, "rate": READERS / elapsed}
 
 

@@ -52,8 +52,10 @@ def _client(base: str, start: int, count: int, statuses: list[int]) -> None:
     with httpx.Client(base_url=base, timeout=30) as client:
         token = _CSRF.search(client.get("/").text).group(1)  # type: ignore[union-attr]
         for i in range(start, start + count):
-            response = client.post("/subscribe", data={
-                "email": f"bench{i}@example.net", "csrf_token": token, "cadence": "daily"})
+            response = client.post(
+                "/subscribe",
+                data={"email": f"bench{i}@example.net", "csrf_token": token, "cadence": "daily"},
+            )
             statuses.append(response.status_code)
 
 
@@ -63,26 +65,35 @@ def _one_run(requests: int, clients: int) -> float:
     paperround = str(Path(sys.executable).with_name("paperround"))
     with tempfile.TemporaryDirectory(prefix="paperround-bench-web-") as folder:
         smtp_port, web_port = _free_port(), _free_port()
-        env = dict(os.environ, PAPERROUND_DATA_DIR=folder,
-                   PAPERROUND_DATABASE_URL=f"sqlite:///{folder}/bench.db",
-                   PAPERROUND_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
-                   PAPERROUND_SECRET_KEY="bench-secret-key-0123456789",
-                   PAPERROUND_BASE_URL=f"http://127.0.0.1:{web_port}",
-                   PAPERROUND_BROKER_URL="",
-                   PAPERROUND_WEB_RATE_PER_IP="100000000",
-                   PAPERROUND_WEB_RATE_PER_ADDRESS="1000")
+        env = dict(
+            os.environ,
+            PAPERROUND_DATA_DIR=folder,
+            PAPERROUND_DATABASE_URL=f"sqlite:///{folder}/bench.db",
+            PAPERROUND_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
+            PAPERROUND_SECRET_KEY="bench-secret-key-0123456789",
+            PAPERROUND_BASE_URL=f"http://127.0.0.1:{web_port}",
+            PAPERROUND_BROKER_URL="",
+            PAPERROUND_WEB_RATE_PER_IP="100000000",
+            PAPERROUND_WEB_RATE_PER_ADDRESS="1000",
+        )
         subprocess.run([paperround, "init"], env=env, check=True, capture_output=True)
         as_root = ["-u", "nobody"] if os.geteuid() == 0 else []  # smtp-sink refuses root
         sink = subprocess.Popen([SMTP_SINK, *as_root, f"127.0.0.1:{smtp_port}", "256"])
-        web = subprocess.Popen([paperround, "web", "--port", str(web_port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        web = subprocess.Popen(
+            [paperround, "web", "--port", str(web_port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             base = f"http://127.0.0.1:{web_port}"
             _wait_for(base + "/healthz")
             statuses: list[int] = []
             share = requests // clients
-            threads = [threading.Thread(target=_client, args=(base, n * share, share, statuses))
-                       for n in range(clients)]
+            threads = [
+                threading.Thread(target=_client, args=(base, n * share, share, statuses))
+                for n in range(clients)
+            ]
             began = time.perf_counter()
             for thread in threads:
                 thread.start()
@@ -114,12 +125,14 @@ def run(requests: int = REQUESTS, clients: int = CLIENTS, runs: int = RUNS) -> d
 
 def report(results: dict[str, Any]) -> str:
     samples = ", ".join(f"{r:,.0f}" for r in results["samples_per_s"])
-    return "\n".join([
-        f"Subscribe form POSTs (new addresses, CSRF token, confirmation mail queued) against "
-        f"`paperround web` on loopback: {results['requests']:,} requests from "
-        f"{results['clients']} client threads, median of {results['runs']} runs.",
-        "",
-        "| server | subscribe requests/s | runs |",
-        "| --- | ---: | --- |",
-        f"| {results['server']} | {results['subscribe_per_s']:,.0f} | {samples} |",
-    ])
+    return "\n".join(
+        [
+            f"Subscribe form POSTs (new addresses, CSRF token, confirmation mail queued) against "
+            f"`paperround web` on loopback: {results['requests']:,} requests from "
+            f"{results['clients']} client threads, median of {results['runs']} runs.",
+            "",
+            "| server | subscribe requests/s | runs |",
+            "| --- | ---: | --- |",
+            f"| {results['server']} | {results['subscribe_per_s']:,.0f} | {samples} |",
+        ]
+    )

@@ -13,55 +13,64 @@ import fcntl
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-
-from pipeline.settings import Settings
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
 
-@contextlib.contextmanager
-def _redis_lock(url: str, name: str, ttl: float) -> Iterator[bool]:
-    import redis
+class Locks(Protocol):
+    def hold(self, name: str, ttl: float = 600.0) -> contextlib.AbstractContextManager[bool]:
+        """`with locks.hold("plan_due") as mine:` -> `mine` is False when another holds it.
 
-    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-    lock = client.lock(f"paperround:lock:{name}", timeout=ttl, blocking=False)
-    try:
-        acquired = bool(lock.acquire())
-    except redis.RedisError as exc:
-        # Without Redis the broker is down too; the ledger still prevents double sends.
-        log.warning("lock %s unavailable (%s); running without it", name, exc)
-        acquired = True
-        lock = None
-    try:
-        yield acquired
-    finally:
-        if acquired and lock is not None:
-            with contextlib.suppress(redis.RedisError):
-                lock.release()
-        client.close()
+        `ttl` bounds a Redis lock whose holder died; a file lock dies with its process."""
+        ...
 
 
-@contextlib.contextmanager
-def _file_lock(folder: Path, name: str) -> Iterator[bool]:
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / f"{name}.lock").open("a") as handle:
+class RedisLocks:
+    """Locks in Redis: one for every machine that shares the broker."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        self.url = url
+        self.prefix = prefix
+
+    @contextlib.contextmanager
+    def hold(self, name: str, ttl: float = 600.0) -> Iterator[bool]:
+        import redis
+
+        client = redis.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=5)
+        lock = client.lock(f"{self.prefix}lock:{name}", timeout=ttl, blocking=False)
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
+            acquired = bool(lock.acquire())
+        except redis.RedisError as exc:
+            # Without Redis the broker is down too; the ledger still prevents double sends.
+            log.warning("lock %s unavailable (%s); running without it", name, exc)
+            acquired = True
+            lock = None
         try:
-            yield True
+            yield acquired
         finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            if acquired and lock is not None:
+                with contextlib.suppress(redis.RedisError):
+                    lock.release()
+            client.close()
 
 
-def exclusive(
-    settings: Settings, name: str, ttl: float = 600.0
-) -> contextlib.AbstractContextManager[bool]:
-    """`with exclusive(settings, "plan_due") as mine:` -> `mine` is False when another holds it.
+class FileLocks:
+    """flock(2) on files in `folder`: every process of one machine (`make run`) shares them."""
 
-    `ttl` bounds a Redis lock whose holder died; a file lock dies with its process."""
-    if settings.broker_url.startswith(("redis://", "rediss://")):
-        return _redis_lock(settings.broker_url, name, ttl)
-    return _file_lock(Path(settings.data_dir) / "locks", name)
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @contextlib.contextmanager
+    def hold(self, name: str, ttl: float = 600.0) -> Iterator[bool]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with (self.folder / f"{name}.lock").open("a") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

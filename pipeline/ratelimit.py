@@ -10,7 +10,7 @@ subscribe form that is fine, and it costs one key per client instead of a sorted
 
 Redis trouble fails OPEN, with a logged warning (at most one per minute): the limits defend
 against floods, and the mail an attacker could trigger is still bounded by the store's
-one-confirmation-per-address-per-10-minutes rule (pipeline/subscriptions.py), so a Redis
+one-confirmation-per-address-per-10-minutes rule (pipeline/readers/lifecycle.py), so a Redis
 outage must not take the sign-up pages down with it.
 """
 
@@ -24,11 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from pipeline.settings import Settings
-
 log = logging.getLogger(__name__)
 
-REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 _PRUNE_EVERY = 1024  # in-process: drop expired windows after this many hits
 
 
@@ -77,7 +74,7 @@ class MemoryLimiter:
 class RedisLimiter:
     """Counters in Redis, shared by every web process; fails open on Redis errors."""
 
-    def __init__(self, url: str, prefix: str = "paperround:rl:") -> None:
+    def __init__(self, url: str, prefix: str) -> None:
         import redis
 
         # Short timeouts: a slow Redis must not stall every page (it fails open instead).
@@ -107,13 +104,6 @@ class RedisLimiter:
 
     def close(self) -> None:
         self._client.close()
-
-
-def limiter_for(settings: Settings) -> Limiter:
-    """Redis-backed when the broker is Redis, else in-process."""
-    if settings.broker_url.startswith(REDIS_SCHEMES):
-        return RedisLimiter(settings.broker_url)
-    return MemoryLimiter()
 
 
 def key_for(kind: str, value: str) -> str:

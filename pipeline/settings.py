@@ -15,9 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.mail.smtp_url import parse_smtp_url
 from pipeline.resources import config_dir
 
 ENV_PREFIX = "PAPERROUND_"
+CAPTURE = "capture"  # smtp_url of the embedded default: the local capture server
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+BROKER_SCHEMES = (*REDIS_SCHEMES, "amqp://", "pyamqp://", "filesystem://", "sqla+")
 
 
 class SettingsError(ValueError):
@@ -26,55 +30,53 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything configurable. Field names are the TOML keys; env names are upper-cased."""
+    """Everything configurable. Field names are the TOML keys; env names are upper-cased.
 
-    data_dir: Path = Path("var")
-    database_url: str = ""
-    user_agent: str = "Paperround/0.1"
-    connect_timeout: float = 5.0
-    read_timeout: float = 20.0
-    max_feed_bytes: int = 20_000_000
-    max_redirects: int = 5
-    max_retries: int = 2
-    max_retry_after: float = 30.0
-    default_sources: tuple[str, ...] = ()
-    ranking_gravity: float = 1.5
-    # Identity of the service (links in mail, headers)
-    site_name: str = "Paperround"
-    base_url: str = "http://127.0.0.1:8000"
-    secret_key: str = ""
-    sender_address: str = "digest@paperround.example.org"
-    sender_name: str = "Paperround"
-    postal_address: str = ""
-    # Mail delivery
-    smtp_url: str = "capture"
-    capture_port: int = 8025
-    send_rate: float = 0.0
-    send_batch_size: int = 100
-    send_max_attempts: int = 5
-    retry_backoff_seconds: float = 60.0
-    claim_timeout_seconds: float = 600.0
-    dkim_selector: str = ""
-    dkim_domain: str = ""
-    dkim_key_path: str = ""
-    # Workers: the Celery broker. Empty: kombu's filesystem transport under data_dir/broker
-    # (no server needed; works across processes on one machine). redis://host:6379/0 at scale.
-    broker_url: str = ""
-    send_catch_up_hours: int = 6
-    requeue_after_seconds: float = 300.0
-    maintenance_interval_seconds: float = 60.0
-    plan_interval_seconds: int = 900
-    # Editions
-    edition_pool_size: int = 100
-    default_papers_per_digest: int = 10
-    max_papers_per_digest: int = 20
-    # Web app (workers/web): abuse limits and the proxy in front of it
-    web_rate_per_ip: int = 30  # form and API posts per client IP per rate window
-    web_rate_per_address: int = 5  # subscribe attempts per address per rate window
-    web_rate_window_seconds: int = 600
-    web_max_request_bytes: int = 16_384
-    web_trusted_proxies: int = 0  # proxies in front that append X-Forwarded-For
-    web_threads: int = 8
+    No field has a default here: config/defaults.toml holds every default (with its
+    documentation), and loading fails when a field is missing from it.
+    """
+
+    data_dir: Path
+    database_url: str
+    user_agent: str
+    connect_timeout: float
+    read_timeout: float
+    max_feed_bytes: int
+    max_redirects: int
+    max_retries: int
+    max_retry_after: float
+    default_sources: tuple[str, ...]
+    ranking_gravity: float
+    site_name: str
+    base_url: str
+    secret_key: str
+    sender_address: str
+    sender_name: str
+    postal_address: str
+    smtp_url: str
+    capture_port: int
+    send_batch_size: int
+    send_max_attempts: int
+    retry_backoff_seconds: float
+    claim_timeout_seconds: float
+    dkim_selector: str
+    dkim_domain: str
+    dkim_key_path: str
+    broker_url: str
+    redis_key_prefix: str
+    send_catch_up_hours: int
+    requeue_after_seconds: float
+    maintenance_interval_seconds: float
+    plan_interval_seconds: int
+    edition_pool_size: int
+    default_papers_per_digest: int
+    max_papers_per_digest: int
+    web_rate_per_ip: int
+    web_rate_per_address: int
+    web_rate_window_seconds: int
+    web_max_request_bytes: int
+    web_trusted_proxies: int
+    web_threads: int
 
     @property
     def maildir(self) -> Path:
@@ -84,6 +86,23 @@ class Settings:
     @property
     def sender_domain(self) -> str:
         return self.sender_address.rpartition("@")[2]
+
+    @property
+    def broker_is_redis(self) -> bool:
+        """Whether the broker is a Redis server (locks and rate limits then live there too)."""
+        return self.broker_url.startswith(REDIS_SCHEMES)
+
+    @property
+    def smtp_is_capture(self) -> bool:
+        """Whether mail goes to Paperround's own capture server (the embedded default)."""
+        return self.smtp_url == CAPTURE
+
+    @property
+    def effective_smtp_url(self) -> str:
+        """The SMTP URL to send through; "capture" means the local capture server."""
+        if self.smtp_is_capture:
+            return f"smtp://127.0.0.1:{self.capture_port}"
+        return self.smtp_url
 
     @property
     def effective_database_url(self) -> str:
@@ -160,10 +179,15 @@ def _validate(settings: Settings) -> None:
         raise bad("sender_address", "must be a plain address like digest@example.org")
     if not settings.base_url.startswith(("http://", "https://")):
         raise bad("base_url", "must start with http:// or https://")
-    if settings.broker_url and not settings.broker_url.startswith(
-        ("redis://", "rediss://", "amqp://", "pyamqp://", "filesystem://", "sqla+")
-    ):
+    if settings.broker_url and not settings.broker_url.startswith(BROKER_SCHEMES):
         raise bad("broker_url", "must be a redis://, amqp:// or filesystem:// URL")
+    if not settings.smtp_is_capture:
+        try:
+            parse_smtp_url(settings.smtp_url)
+        except ValueError as exc:
+            raise bad("smtp_url", f'{exc} (or "capture" for the local capture server)') from None
+    if not settings.redis_key_prefix or any(c.isspace() for c in settings.redis_key_prefix):
+        raise bad("redis_key_prefix", "must be non-empty, without spaces")
     if not 1 <= settings.plan_interval_seconds <= 3600:
         raise bad("plan_interval_seconds", "must be between 1 and 3600")
     if settings.maintenance_interval_seconds < 1:
@@ -187,7 +211,6 @@ def _validate(settings: Settings) -> None:
     if settings.web_trusted_proxies < 0:
         raise bad("web_trusted_proxies", "must be 0 or more")
     for name in (
-        "send_rate",
         "retry_backoff_seconds",
         "claim_timeout_seconds",
         "requeue_after_seconds",
@@ -231,6 +254,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 f"unknown setting {key!r} in the config file; see config/defaults.toml"
             )
         values[key] = _coerce(key, raw, hints[key])
+    missing = sorted(known - set(values))
+    if missing:
+        raise SettingsError(
+            f"config/defaults.toml lacks {', '.join(missing)}; reinstall Paperround"
+        )
     settings = Settings(**values)
     _validate(settings)
     return settings

@@ -1,82 +1,175 @@
-"""Wiring settings to the pieces: one place that knows how a configured Paperround is built.
+"""The composition root: the one place that turns Settings into working objects.
 
-The CLI, the Celery tasks and the web app all call these, so they stay thin and agree.
+The CLI, the Celery tasks and the web app each hold one `Wiring` and ask it for what they
+need; library modules never read settings themselves, they are handed their collaborators
+(a session factory, a transport factory, a composer, a fetcher). Everything is built on first
+use, so a command that only lists sources never parses a DKIM key or opens Redis.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import timedelta
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from pathlib import Path
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.delivery.ledger import SendPolicy
-from pipeline.digest.compose import DigestComposer
+from pipeline.digest.compose import DigestComposer, edition_loader
+from pipeline.ingest.fetch import Fetcher
+from pipeline.locks import FileLocks, Locks, RedisLocks
 from pipeline.mail.capture_log import accepted_ids
-from pipeline.mail.transport import SmtpTransport, Transport
-from pipeline.readers.links import LinkMaker
+from pipeline.mail.dkim import DkimSigner, load_dkim
+from pipeline.mail.message import Sender
+from pipeline.mail.smtp import SmtpTransport
+from pipeline.mail.transport import Transport
+from pipeline.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from pipeline.readers.confirmation import Confirmations
+from pipeline.readers.links import LinkMaker, Signer, load_or_create_secret
 from pipeline.readers.preferences import Preferences
-from pipeline.readers.tokens import Signer, load_or_create_secret
+from pipeline.render.model import Site
 from pipeline.settings import Settings
-
-CAPTURE = "capture"
-
-
-def signer(settings: Settings) -> Signer:
-    return Signer(load_or_create_secret(settings.secret_key, settings.data_dir))
+from pipeline.store.db import create_engine_for, session_factory
 
 
-def links(settings: Settings) -> LinkMaker:
-    return LinkMaker(settings.base_url, signer(settings))
+class Wiring:
+    """A configured Paperround: settings in, collaborators out (each built once)."""
 
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session] | None = None) -> None:
+        self.settings = settings
+        self._sessions = sessions
+        self._engine: Engine | None = None
 
-def smtp_url(settings: Settings) -> str:
-    """The SMTP URL to send through; "capture" means the local capture server."""
-    url = settings.smtp_url
-    if url == CAPTURE:
-        url = f"smtp://127.0.0.1:{settings.capture_port}"
-    if settings.send_rate > 0:
-        parts = urlsplit(url)
-        query = dict(parse_qsl(parts.query))
-        query.setdefault("rate", f"{settings.send_rate:g}")
-        url = urlunsplit(parts._replace(query=urlencode(query)))
-    return url
+    # --- the store ---------------------------------------------------------------------
 
+    @property
+    def engine(self) -> Engine:
+        if self._sessions is not None:
+            bind = self._sessions.kw["bind"]
+            assert isinstance(bind, Engine)
+            return bind
+        if self._engine is None:
+            self._engine = create_engine_for(self.settings.effective_database_url)
+        return self._engine
 
-def transport_factory(settings: Settings) -> Callable[[], Transport]:
-    url = smtp_url(settings)
-    SmtpTransport.from_url(url)  # validate now: a bad URL fails before anything is claimed
-    return lambda: SmtpTransport.from_url(url)
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        if self._sessions is None:
+            self._sessions = session_factory(self.engine)
+        return self._sessions
 
+    def close(self) -> None:
+        """Close pooled connections (PostgreSQL sees a clean logout)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+            self._sessions = None
 
-def send_policy(settings: Settings) -> SendPolicy:
-    return SendPolicy(
-        batch_size=settings.send_batch_size,
-        max_attempts=settings.send_max_attempts,
-        backoff=timedelta(seconds=settings.retry_backoff_seconds),
-        claim_timeout=timedelta(seconds=settings.claim_timeout_seconds),
-    )
+    # --- identity and links ------------------------------------------------------------
 
+    @functools.cached_property
+    def secret_key(self) -> str:
+        return load_or_create_secret(self.settings.secret_key, self.settings.data_dir)
 
-def composer(factory: sessionmaker[Session], settings: Settings) -> DigestComposer:
-    return DigestComposer(factory, settings, links(settings))
+    @functools.cached_property
+    def signer(self) -> Signer:
+        return Signer(self.secret_key)
 
+    @functools.cached_property
+    def links(self) -> LinkMaker:
+        return LinkMaker(self.settings.base_url, self.signer)
 
-def default_preferences(settings: Settings) -> Preferences:
-    return Preferences(papers_per_digest=settings.default_papers_per_digest)
+    @functools.cached_property
+    def site(self) -> Site:
+        s = self.settings
+        return Site(name=s.site_name, base_url=s.base_url, postal_address=s.postal_address)
 
+    @functools.cached_property
+    def sender(self) -> Sender:
+        s = self.settings
+        return Sender(address=s.sender_address, name=s.sender_name, list_name=s.site_name)
 
-def accepted_lookup(settings: Settings) -> Callable[[str], bool | None] | None:
-    """How to ask the receiving server whether it took a message: only the capture server can."""
-    if settings.smtp_url != CAPTURE:
-        return None
-    maildir = settings.maildir
-    seen: set[str] = set()
+    @functools.cached_property
+    def dkim(self) -> DkimSigner | None:
+        s = self.settings
+        return load_dkim(s.dkim_selector, s.dkim_domain, s.dkim_key_path)
 
-    def was_accepted(message_id: str) -> bool:
-        if message_id not in seen:  # read the log again only for ids not found yet
-            seen.update(accepted_ids(maildir))
-        return message_id in seen
+    def default_preferences(self) -> Preferences:
+        return Preferences(papers_per_digest=self.settings.default_papers_per_digest)
 
-    return was_accepted
+    # --- mail --------------------------------------------------------------------------
+
+    @functools.cached_property
+    def transports(self) -> Callable[[], Transport]:
+        """New SMTP connections to the configured relay (or the capture server)."""
+        url = self.settings.effective_smtp_url
+        SmtpTransport.from_url(url)  # a bad URL fails now, before anything is claimed
+        return lambda: SmtpTransport.from_url(url)
+
+    def send_policy(self) -> SendPolicy:
+        s = self.settings
+        return SendPolicy(
+            batch_size=s.send_batch_size,
+            max_attempts=s.send_max_attempts,
+            backoff=timedelta(seconds=s.retry_backoff_seconds),
+            claim_timeout=timedelta(seconds=s.claim_timeout_seconds),
+        )
+
+    def composer(self) -> DigestComposer:
+        """A fresh digest composer (not thread-safe: one per sender or per request)."""
+        loader = edition_loader(self.sessions, self.site, self.settings.ranking_gravity)
+        return DigestComposer(loader, self.sender, self.links, self.dkim)
+
+    @functools.cached_property
+    def confirmations(self) -> Confirmations:
+        return Confirmations(
+            self.sessions, self.site, self.sender, self.links, self.transports, self.dkim
+        )
+
+    def accepted_lookup(self) -> Callable[[str], bool | None] | None:
+        """How to ask the receiving server whether it took a message: only the capture server
+        (ours) can answer, from its log of accepted Message-IDs."""
+        if not self.settings.smtp_is_capture:
+            return None
+        maildir = self.settings.maildir
+        seen: set[str] = set()
+
+        def was_accepted(message_id: str) -> bool:
+            if message_id not in seen:  # read the log again only for ids not found yet
+                seen.update(accepted_ids(maildir))
+            return message_id in seen
+
+        return was_accepted
+
+    # --- ingestion ---------------------------------------------------------------------
+
+    def fetcher(self) -> Fetcher:
+        s = self.settings
+        return Fetcher(
+            user_agent=s.user_agent,
+            connect_timeout=s.connect_timeout,
+            read_timeout=s.read_timeout,
+            max_bytes=s.max_feed_bytes,
+            max_redirects=s.max_redirects,
+            max_retries=s.max_retries,
+            max_retry_after=s.max_retry_after,
+        )
+
+    # --- coordination ------------------------------------------------------------------
+
+    @functools.cached_property
+    def locks(self) -> Locks:
+        s = self.settings
+        if s.broker_is_redis:
+            return RedisLocks(s.broker_url, s.redis_key_prefix)
+        return FileLocks(Path(s.data_dir) / "locks")
+
+    def limiter(self) -> Limiter:
+        """Rate-limit counters: in Redis when the broker is Redis (shared by every web
+        process), else in this process."""
+        s = self.settings
+        if s.broker_is_redis:
+            return RedisLimiter(s.broker_url, prefix=f"{s.redis_key_prefix}rl:")
+        return MemoryLimiter()

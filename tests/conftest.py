@@ -28,6 +28,9 @@ PG_URL = os.environ.get(
     "PAPERROUND_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("PAPERROUND_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Every Redis key this run makes starts with this (settings.redis_key_prefix): other runs and
+# other programs may share the server, so the suite deletes only its own keys, never a database.
+REDIS_PREFIX = f"paperround-test-{uuid.uuid4().hex[:12]}:"
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
@@ -160,8 +163,14 @@ def store(request: pytest.FixtureRequest) -> Store:
 # --- redis -------------------------------------------------------------------------------
 
 
+def _delete_own_keys(client: Any) -> None:
+    for key in client.scan_iter(match=REDIS_PREFIX + "*", count=500):
+        client.delete(key)
+
+
 @pytest.fixture
 def redis_url() -> Iterator[str]:
+    """The shared test Redis; keys under REDIS_PREFIX are removed before and after the test."""
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)
@@ -169,9 +178,9 @@ def redis_url() -> Iterator[str]:
         client.ping()
     except Exception as exc:
         service_unavailable("Redis at " + REDIS_URL, exc)
-    client.flushdb()
+    _delete_own_keys(client)
     yield REDIS_URL
-    client.flushdb()
+    _delete_own_keys(client)
     client.close()
 
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from types import FrameType
 
 from pipeline.settings import Settings
-from pipeline.wiring import CAPTURE
 
 
 @dataclass
@@ -64,7 +63,7 @@ def beat_argv(*extra: str) -> list[str]:
 def children(settings: Settings, host: str, port: int, concurrency: int) -> list[Child]:
     py = sys.executable
     found: list[Child] = []
-    if settings.smtp_url == CAPTURE:
+    if settings.smtp_is_capture:
         found.append(
             Child(
                 "capture",

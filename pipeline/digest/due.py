@@ -20,7 +20,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pipeline.digest.planning import slot_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from pipeline.digest.planning import PlanReport, plan_edition, slot_for
+from pipeline.store.db import write_transaction
+from pipeline.store.models import Subscriber
+from pipeline.store.status import Cadence, SubscriberStatus
+from pipeline.timeutil import utcnow
+
+PLAN_CHUNK = 5000  # readers planned per transaction by the beat path
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +37,7 @@ class ReaderClock:
     """The scheduling facts of one reader."""
 
     subscriber_id: int
-    cadence: str
+    cadence: Cadence
     send_hour: int
     timezone: str
     weekly_day: int
@@ -44,7 +53,7 @@ def _zone(name: str) -> ZoneInfo:
 def is_due(reader: ReaderClock, now: datetime, catch_up_hours: int = 6) -> date | None:
     """The local slot date the reader is due for at `now` (aware), or None."""
     local = now.astimezone(_zone(reader.timezone))
-    if reader.cadence == "weekly" and local.weekday() != reader.weekly_day:
+    if reader.cadence == Cadence.WEEKLY and local.weekday() != reader.weekly_day:
         return None
     start = local.replace(hour=reader.send_hour, minute=0, second=0, microsecond=0)
     # replace() on a non-existent local time (spring forward) yields a time that normalizes
@@ -57,11 +66,53 @@ def is_due(reader: ReaderClock, now: datetime, catch_up_hours: int = 6) -> date 
 
 def due_groups(
     readers: Iterable[ReaderClock], now: datetime, catch_up_hours: int = 6
-) -> dict[tuple[str, date], list[int]]:
+) -> dict[tuple[Cadence, date], list[int]]:
     """Readers due now, grouped by (cadence, local slot date): one planning call per group."""
-    groups: dict[tuple[str, date], list[int]] = defaultdict(list)
+    groups: dict[tuple[Cadence, date], list[int]] = defaultdict(list)
     for reader in readers:
         slot = is_due(reader, now, catch_up_hours)
         if slot is not None:
             groups[(reader.cadence, slot)].append(reader.subscriber_id)
     return dict(groups)
+
+
+def plan_due(
+    factory: sessionmaker[Session],
+    *,
+    pool_size: int,
+    gravity: float,
+    catch_up_hours: int,
+    now: datetime | None = None,
+) -> list[PlanReport]:
+    """Plan the editions of every reader whose local send hour has come (what beat runs).
+
+    Each chunk of readers is its own transaction, so a large list never holds one long lock;
+    the reports returned are those that added deliveries."""
+    now = now or utcnow()
+    with factory() as session:
+        rows = session.execute(
+            select(
+                Subscriber.id,
+                Subscriber.cadence,
+                Subscriber.send_hour,
+                Subscriber.timezone,
+                Subscriber.weekly_day,
+            ).where(Subscriber.status == SubscriberStatus.ACTIVE, Subscriber.paused.is_(False))
+        ).all()
+    groups = due_groups((ReaderClock(*row) for row in rows), now, catch_up_hours)
+    reports = []
+    for (cadence, slot), reader_ids in sorted(groups.items()):
+        for start in range(0, len(reader_ids), PLAN_CHUNK):
+            with write_transaction(factory) as session:
+                report = plan_edition(
+                    session,
+                    cadence=cadence,
+                    day=slot,
+                    now=now,
+                    pool_size=pool_size,
+                    gravity=gravity,
+                    subscriber_ids=reader_ids[start : start + PLAN_CHUNK],
+                )
+            if report.deliveries:
+                reports.append(report)
+    return reports

@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Table, and_, exists, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from pipeline.digest.selection import EditionIndex, ReaderFilter
 from pipeline.ranking.ranked import RankedPaper, ranked_papers
 from pipeline.store.models import Delivery, Edition, Segment, Subscriber, Suppression
+from pipeline.store.sql import insert_for
+from pipeline.store.status import Cadence, DeliveryStatus, EditionStatus, SubscriberStatus
 from pipeline.timeutil import utcnow
 
-FIRST_WINDOW = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
+FIRST_WINDOW = {Cadence.DAILY: timedelta(days=1), Cadence.WEEKLY: timedelta(days=7)}
 HISTORY = timedelta(days=21)  # how far back "sent to this reader before" looks
 EDITIONS: Table = Edition.__table__  # type: ignore[assignment]
 SEGMENTS: Table = Segment.__table__  # type: ignore[assignment]
@@ -33,7 +34,7 @@ DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
 @dataclass
 class PlanReport:
     edition_id: int
-    cadence: str
+    cadence: Cadence
     slot_date: date
     created: bool
     papers: int
@@ -42,23 +43,31 @@ class PlanReport:
     segments: int
     no_match: int  # readers whose filters matched nothing: no empty email
 
+    def as_json(self) -> dict[str, object]:
+        return {
+            "edition_id": self.edition_id,
+            "cadence": str(self.cadence),
+            "slot_date": self.slot_date.isoformat(),
+            "created": self.created,
+            "papers": self.papers,
+            "readers": self.readers,
+            "deliveries": self.deliveries,
+            "segments": self.segments,
+            "no_match": self.no_match,
+        }
 
-def slot_for(cadence: str, day: date) -> date:
+
+def slot_for(cadence: Cadence, day: date) -> date:
     """Weekly editions are keyed by the Monday of their ISO week."""
-    if cadence == "weekly":
+    if cadence == Cadence.WEEKLY:
         return day - timedelta(days=day.weekday())
     return day
 
 
-def _insert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
-def _edition_for(
-    session: Session, cadence: str, slot: date, now: datetime, pool: int, gravity: float
+def _lock_or_create_edition(
+    session: Session, cadence: Cadence, slot: date, now: datetime, pool: int, gravity: float
 ) -> tuple[Edition, bool]:
+    """The slot's edition, locked; created with its ranked papers if it did not exist."""
     # FOR UPDATE: the edition row stays locked until the caller commits the readers it adds,
     # so finish_if_done (which takes the same lock) cannot mark it done in between.
     found = session.scalar(
@@ -86,11 +95,11 @@ def _edition_for(
         "window_start": start,
         "window_end": now,
         "paper_ids": [p.id for p in ranked[:pool]],
-        "status": "planned",
+        "status": EditionStatus.PLANNED,
         "subject": "",
         "created_at": now,
     }
-    stmt = _insert(session, EDITIONS).on_conflict_do_nothing(
+    stmt = insert_for(session, EDITIONS).on_conflict_do_nothing(
         index_elements=["cadence", "slot_date"]
     )
     created = session.execute(stmt.returning(EDITIONS.c.id), [row]).first() is not None
@@ -109,6 +118,32 @@ def edition_papers(session: Session, edition: Edition, gravity: float = 1.5) -> 
 
 
 @dataclass(frozen=True, slots=True)
+class EditionListing:
+    id: int
+    cadence: Cadence
+    slot_date: date
+    papers: int
+
+
+def recent_editions(session: Session, limit: int) -> list[EditionListing]:
+    """The latest editions by slot date, newest first (the public archive's index)."""
+    rows = session.execute(
+        select(Edition.id, Edition.cadence, Edition.slot_date, Edition.paper_ids)
+        .order_by(Edition.slot_date.desc(), Edition.id.desc())
+        .limit(limit)
+    )
+    return [EditionListing(i, c, d, len(ids)) for i, c, d, ids in rows]
+
+
+def papers_of_edition(
+    session: Session, edition_id: int, gravity: float = 1.5
+) -> list[RankedPaper] | None:
+    """The papers of edition `edition_id` in rank order; None when there is no such edition."""
+    edition = session.get(Edition, edition_id)
+    return edition_papers(session, edition, gravity) if edition is not None else None
+
+
+@dataclass(frozen=True, slots=True)
 class _Reader:
     id: int
     categories: list[str]
@@ -124,7 +159,7 @@ def _eligible_readers(
     query = select(
         Subscriber.id, Subscriber.categories, Subscriber.keywords, Subscriber.papers_per_digest
     ).where(
-        Subscriber.status == "active",
+        Subscriber.status == SubscriberStatus.ACTIVE,
         Subscriber.paused.is_(False),
         Subscriber.cadence == edition.cadence,
         ~exists().where(Suppression.email_key == Subscriber.email_key),
@@ -152,7 +187,7 @@ def _already_sent(
             .where(
                 Delivery.subscriber_id.in_(ids[start : start + 5000]),
                 Delivery.edition_id != edition.id,
-                Delivery.status.not_in(["failed", "skipped"]),
+                Delivery.status.not_in([DeliveryStatus.FAILED, DeliveryStatus.SKIPPED]),
                 Edition.created_at >= since,
             )
         )
@@ -168,7 +203,7 @@ def selection_hash(paper_ids: Sequence[int]) -> str:
 def plan_edition(
     session: Session,
     *,
-    cadence: str = "daily",
+    cadence: str = Cadence.DAILY,
     day: date | None = None,
     now: datetime | None = None,
     pool_size: int = 100,
@@ -178,9 +213,10 @@ def plan_edition(
     """Create (or extend) the edition of `cadence` for `day`. The caller commits."""
     if cadence not in FIRST_WINDOW:
         raise ValueError(f"cadence must be daily or weekly, not {cadence!r}")
+    cadence = Cadence(cadence)
     now = now or utcnow()
     slot = slot_for(cadence, day or now.date())
-    edition, created = _edition_for(session, cadence, slot, now, pool_size, gravity)
+    edition, created = _lock_or_create_edition(session, cadence, slot, now, pool_size, gravity)
     readers = _eligible_readers(session, edition, subscriber_ids)
     index = EditionIndex(edition_papers(session, edition, gravity))
     sent_before = _already_sent(session, edition, (r.id for r in readers))
@@ -199,7 +235,7 @@ def plan_edition(
             "edition_id": edition.id,
             "subscriber_id": reader_id,
             "segment_id": segment_ids[selection_hash(chosen)],
-            "status": "pending",
+            "status": DeliveryStatus.PENDING,
             "attempts": 0,
             "updated_at": now,
         }
@@ -207,14 +243,14 @@ def plan_edition(
     ]
     created_rows = 0
     if rows:
-        stmt = _insert(session, DELIVERIES).on_conflict_do_nothing(
+        stmt = insert_for(session, DELIVERIES).on_conflict_do_nothing(
             index_elements=["edition_id", "subscriber_id"]
         )
         created_rows = len(session.execute(stmt.returning(DELIVERIES.c.id), rows).all())
-    if created_rows and edition.status == "done":
+    if created_rows and edition.status == EditionStatus.DONE:
         # Readers whose send hour came later join a slot already sent to others: the
         # edition is in flight again (`paperround status` lists it until they are served).
-        edition.status = "planned"
+        edition.status = EditionStatus.PLANNED
         edition.completed_at = None
     return PlanReport(
         edition_id=edition.id,
@@ -238,7 +274,7 @@ def _segments(session: Session, edition_id: int, selections: Iterable[list[int]]
         {"edition_id": edition_id, "selection_hash": h, "paper_ids": ids}
         for h, ids in wanted.items()
     ]
-    stmt = _insert(session, SEGMENTS).on_conflict_do_nothing(
+    stmt = insert_for(session, SEGMENTS).on_conflict_do_nothing(
         index_elements=["edition_id", "selection_hash"]
     )
     for start in range(0, len(rows), 2000):

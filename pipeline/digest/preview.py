@@ -1,20 +1,30 @@
-"""What a reader would get, without sending or storing anything."""
+"""What a reader would get, without sending or storing anything: the send path, not a copy.
+
+A preview is made by the composer that sends (`DigestComposer.message_for`), for the reader's
+own segment and links; only the Message-ID and Date differ from the message that reader is
+sent. The archive's browser view is the same message for the whole edition, with links that
+belong to no reader.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline.digest.compose import edition_content
+from pipeline.digest.compose import DigestComposer, edition_content
 from pipeline.digest.planning import plan_edition, slot_for
+from pipeline.mail.message import new_message_id
 from pipeline.readers.lifecycle import find
-from pipeline.readers.links import LinkMaker
-from pipeline.render.edition import PersonalLinks, compile_edition, personalize
-from pipeline.settings import Settings
+from pipeline.render.edition import EmptyEdition
+from pipeline.render.model import Site
+from pipeline.render.placeholders import DigestLinks
 from pipeline.store.models import Delivery, Edition, Segment
+from pipeline.store.status import Cadence
 
 
 class PreviewError(ValueError):
@@ -23,21 +33,38 @@ class PreviewError(ValueError):
 
 @dataclass(frozen=True)
 class Preview:
+    message: bytes  # the complete message, as SMTP DATA would carry it
     html: str
     text: str
     subject: str
     edition_id: int
     planned: bool  # False: planned for the preview only, rolled back
+    recipient: str  # the reader's address, or the sender's for a whole-edition preview
+
+
+def message_parts(message: bytes) -> tuple[str, str, str]:
+    """(html, text, subject) of a digest message, decoded the way a mail client does."""
+    parsed = message_from_bytes(message, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    html_part, text_part = parsed.get_body(("html",)), parsed.get_body(("plain",))
+    if html_part is None or text_part is None:
+        raise ValueError("a digest message must have a text and an HTML part")
+    html, text = (str(part.get_content()).replace("\r\n", "\n") for part in (html_part, text_part))
+    return html, text, str(parsed["Subject"])
 
 
 def preview_digest(
     session: Session,
-    settings: Settings,
-    links: LinkMaker,
+    composer: DigestComposer,
+    site: Site,
     *,
-    cadence: str,
+    cadence: Cadence,
     day: date,
+    pool_size: int,
+    gravity: float,
     email: str | None = None,
+    message_id: str | None = None,
+    when: datetime | None = None,
 ) -> Preview:
     """The edition of the slot (planned in this session and rolled back if it does not exist
     yet), whole or as `email` gets it. Always leaves the session rolled back."""
@@ -47,19 +74,15 @@ def preview_digest(
         edition = session.scalar(query)
         planned = edition is not None
         if edition is None:
-            plan_edition(
-                session,
-                cadence=cadence,
-                day=day,
-                pool_size=settings.edition_pool_size,
-                gravity=settings.ranking_gravity,
-            )
+            plan_edition(session, cadence=cadence, day=day, pool_size=pool_size, gravity=gravity)
             edition = session.scalars(query).one()
-        content = edition_content(session, edition, settings)
+        content = edition_content(session, edition, site, gravity)
         if not content.papers:
             raise PreviewError("no papers in this edition's window; run `paperround ingest` first")
         keys = [p.key for p in content.papers]
-        personal = PersonalLinks(links.home(), links.home(), links.archive(edition.id))
+        recipient = composer.sender.address
+        home = composer.links.home()
+        links = DigestLinks(home, home, composer.links.archive(edition.id))
         if email:
             reader = find(session, email)
             if reader is None:
@@ -75,13 +98,32 @@ def preview_digest(
                     f"or not an active {cadence} reader)"
                 )
             keys = [str(pid) for pid in segment.paper_ids]
-            personal = PersonalLinks(
-                links.unsubscribe(reader.id, reader.token_version),
-                links.preferences(reader.id, reader.token_version),
-                links.archive(edition.id),
-            )
-        body = compile_edition(content).assemble(keys)
-        html, text = personalize(body, personal)
-        return Preview(html, text, body.subject, edition.id, planned)
+            recipient = reader.email
+            links = composer.reader_links(reader.id, reader.token_version, edition.id)
+        message = composer.reading(lambda _edition_id: content).message_for(
+            edition.id,
+            keys,
+            recipient,
+            links,
+            message_id or new_message_id(composer.sender.domain),
+            when,
+        )
+        html, text, subject = message_parts(message)
+        return Preview(message, html, text, subject, edition.id, planned, recipient)
     finally:
         session.rollback()
+
+
+def edition_page(composer: DigestComposer, edition_id: int, help_url: str) -> str | None:
+    """The whole edition as HTML for the archive: the digest message's HTML part, with every
+    personal link pointing at `help_url` (how to leave without a personal link)."""
+    try:
+        compiled = composer.compiled(edition_id)
+    except (LookupError, EmptyEdition):
+        return None
+    links = DigestLinks(help_url, help_url, composer.links.archive(edition_id))
+    keys = [paper.key for paper in compiled.content.papers]
+    message = composer.message_for(
+        edition_id, keys, composer.sender.address, links, new_message_id(composer.sender.domain)
+    )
+    return message_parts(message)[0]

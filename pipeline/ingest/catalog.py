@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -74,6 +75,31 @@ def remove_source(session: Session, name: str) -> None:
     if source is None:
         raise CatalogError(f"no source named {name!r}; see `paperround sources list`")
     session.delete(source)
+
+
+def sources_to_fetch(session: Session, now: datetime) -> list[int]:
+    """Enabled sources never fetched, or whose interval has passed since their last fetch."""
+    sources = session.execute(
+        select(Source.id, Source.last_fetched_at, Source.interval_minutes).where(Source.enabled)
+    ).all()
+    return [
+        sid
+        for sid, last, minutes in sources
+        if last is None or now - last >= timedelta(minutes=max(1, minutes))
+    ]
+
+
+def newest_fetch(session: Session) -> datetime | None:
+    """When any source was last fetched (None: never): new papers can only come after it."""
+    return session.scalar(select(func.max(Source.last_fetched_at)))
+
+
+def source_by_id(session: Session, source_id: int) -> Source | None:
+    return session.get(Source, source_id)
+
+
+def enabled_source_ids(session: Session) -> list[int]:
+    return list(session.scalars(select(Source.id).where(Source.enabled).order_by(Source.name)))
 
 
 def seed_defaults(session: Session, specs: tuple[str, ...]) -> list[Source]:

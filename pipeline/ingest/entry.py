@@ -1,7 +1,8 @@
 """The common interface of source formats: bytes in, normalized PaperEntry records out.
 
 Every format module exposes one object satisfying `SourceFormat`. Parsing is pure (no network,
-no store): fetching lives in pipeline/fetch.py and storing in pipeline/ingest.py.
+no store): fetching lives in pipeline/ingest/fetch.py and storing in pipeline/ingest/persist.py.
+These types sit below both the formats and normalize.py, which builds every entry.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ class FeedError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class PaperEntry:
-    """One paper as one source describes it, already normalized (see pipeline/normalize.py).
+    """One paper as one source describes it, already normalized (pipeline/ingest/normalize.py).
 
     `key` is the store's identity: "arxiv:<id without version>", else "doi:<doi lower-cased>",
     else "url:<canonical link>". Text fields are single-line, plain text (no markup).

@@ -16,14 +16,10 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 import httpx
 
 from pipeline.ingest.decode import ACCEPT_ENCODING, BodyError, BoundedDecoder
-
-if TYPE_CHECKING:
-    from pipeline.settings import Settings
 
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
@@ -116,18 +112,6 @@ class Fetcher:
             cookies=http.cookiejar.CookieJar(policy=_RefuseAllCookies()),
             follow_redirects=False,  # each hop is checked in _next_hop
             trust_env=False,  # no proxy or .netrc credentials picked up from the environment
-        )
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Fetcher:
-        return cls(
-            user_agent=settings.user_agent,
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            max_bytes=settings.max_feed_bytes,
-            max_redirects=settings.max_redirects,
-            max_retries=settings.max_retries,
-            max_retry_after=settings.max_retry_after,
         )
 
     def close(self) -> None:

@@ -11,13 +11,11 @@ import html
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import nh3
 
-if TYPE_CHECKING:
-    from pipeline.ingest.entry import PaperEntry
+from pipeline.ingest.entry import PaperEntry
 
 LINK_KINDS = ("abs", "pdf", "html", "code", "project", "doi", "link")
 
@@ -270,9 +268,6 @@ def make_entry(
     `arxiv`, `doi` and `link` are raw texts (any form the parsers accept). A missing title
     falls back to the id so the paper still reads as something in a digest.
     """
-    # Imported here: pipeline.ingest.formats imports its formats, which import this module.
-    from pipeline.ingest.entry import PaperEntry
-
     parsed = parse_arxiv_id(arxiv) if arxiv else None
     arxiv_id, version = parsed if parsed else (None, None)
     doi_norm = parse_doi(doi) if doi else None

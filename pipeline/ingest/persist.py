@@ -13,12 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from pipeline.ingest.entry import PaperEntry
 from pipeline.ingest.merge import PAPER_FIELDS, entry_to_row, merge_row
 from pipeline.store.models import Paper, Sighting, UpvoteSnapshot
+from pipeline.store.sql import insert_for
 
 CHUNK = 500
 PAPERS: Table = Paper.__table__  # type: ignore[assignment]
@@ -45,12 +45,6 @@ class _Item:
     row: dict[str, Any]
     upvotes: int | None
     announce_type: str | None
-
-
-def _insert(session: Session, table: Table) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 def _collapse(entries: Iterable[PaperEntry]) -> dict[str, _Item]:
@@ -98,7 +92,7 @@ def _store_chunk(
         rows = [
             {**items[key].row, "first_seen_at": now, "updated_at": now} for key in sorted(missing)
         ]
-        stmt = _insert(session, PAPERS).on_conflict_do_nothing(index_elements=["key"])
+        stmt = insert_for(session, PAPERS).on_conflict_do_nothing(index_elements=["key"])
         inserted = session.execute(stmt.returning(PAPERS.c.id, PAPERS.c.key), rows).all()
         for paper_id, key in inserted:
             ids[key] = paper_id
@@ -116,8 +110,8 @@ def _store_chunk(
             changed.append({"b_id": current["id"], **merged, "updated_at": now})
     if changed:
         # Executemany: the SET clause comes from the dicts' keys (all rows carry the same keys).
-        stmt = update(PAPERS).where(PAPERS.c.id == bindparam("b_id"))
-        session.connection().execute(stmt, changed)
+        by_id = update(PAPERS).where(PAPERS.c.id == bindparam("b_id"))
+        session.connection().execute(by_id, changed)
 
     upvotes_changed = _store_sightings(session, source_id, items, ids, now)
     changed_keys = {row["b_id"] for row in changed} | upvotes_changed
@@ -154,13 +148,15 @@ def _store_sightings(
         }
         for key, item in items.items()
     ]
-    stmt = _insert(session, SIGHTINGS)
-    stmt = stmt.on_conflict_do_update(
+    insert = insert_for(session, SIGHTINGS)
+    stmt = insert.on_conflict_do_update(
         index_elements=["paper_id", "source_id"],
         set_={
-            "last_seen_at": stmt.excluded.last_seen_at,
-            "upvotes": func.coalesce(stmt.excluded.upvotes, SIGHTINGS.c.upvotes),
-            "announce_type": func.coalesce(stmt.excluded.announce_type, SIGHTINGS.c.announce_type),
+            "last_seen_at": insert.excluded.last_seen_at,
+            "upvotes": func.coalesce(insert.excluded.upvotes, SIGHTINGS.c.upvotes),
+            "announce_type": func.coalesce(
+                insert.excluded.announce_type, SIGHTINGS.c.announce_type
+            ),
         },
     )
     session.connection().execute(stmt, rows)

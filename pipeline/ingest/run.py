@@ -20,6 +20,8 @@ from pipeline.ingest.formats import parse_body
 from pipeline.ingest.persist import store_entries
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Source
+from pipeline.store.status import SourceStatus
+from pipeline.text import one_line
 from pipeline.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,7 @@ class SourceOutcome:
     """How one source's ingestion went, for the CLI summary and the source row."""
 
     name: str
-    status: str  # ok | not_modified | failed
+    status: SourceStatus
     kind: str = ""
     new: int = 0
     updated: int = 0
@@ -38,8 +40,8 @@ class SourceOutcome:
     skipped: int = 0
     error: str | None = None
 
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+    def as_json(self) -> dict[str, object]:
+        return {**asdict(self), "status": str(self.status)}
 
 
 def _record(
@@ -64,7 +66,7 @@ def _record(
             "unchanged": outcome.unchanged,
             "skipped": outcome.skipped,
         }
-        if outcome.status != "failed":
+        if outcome.status != SourceStatus.FAILED:
             source.last_ok_at = now
             source.etag = etag
             source.last_modified = last_modified
@@ -77,11 +79,11 @@ def ingest_source(
 ) -> SourceOutcome:
     """Fetch, parse and store one source; never raises for a bad feed (the outcome says why)."""
     now = now or utcnow()
-    outcome = SourceOutcome(name=source.name, status="failed", kind=source.kind)
+    outcome = SourceOutcome(name=source.name, status=SourceStatus.FAILED, kind=source.kind)
     try:
         fetched = fetcher.fetch(source.url, etag=source.etag, last_modified=source.last_modified)
         if fetched.not_modified:
-            outcome.status = "not_modified"
+            outcome.status = SourceStatus.NOT_MODIFIED
             _record(factory, source.id, outcome, now, fetched.etag, fetched.last_modified)
             return outcome
         kind = None if source.kind == "auto" else source.kind
@@ -96,21 +98,17 @@ def ingest_source(
             counts.updated,
             counts.unchanged,
         )
-        outcome.status = "ok"
+        outcome.status = SourceStatus.OK
         _record(factory, source.id, outcome, now, fetched.etag, fetched.last_modified, outcome.kind)
     except (FetchError, FeedError) as exc:
-        outcome.error = _one_line(str(exc))
+        outcome.error = one_line(str(exc), 500)
     except Exception as exc:  # a bug must not take the other sources down with it
         log.exception("ingesting %s failed unexpectedly", source.name)
-        outcome.error = _one_line(f"internal error ({type(exc).__name__}): {exc}; see the log")
-    if outcome.status == "failed":
+        outcome.error = one_line(f"internal error ({type(exc).__name__}): {exc}; see the log", 500)
+    if outcome.status == SourceStatus.FAILED:
         log.warning("source %s failed: %s", source.name, outcome.error)
         _record(factory, source.id, outcome, now)
     return outcome
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())[:500]
 
 
 def select_sources(session: Session, names: Sequence[str] = ()) -> list[Source]:

@@ -38,7 +38,7 @@ def qp_encode(text: str) -> bytes:
 
     Quoted-printable is line-local (a hard line break ends every encoded line; soft breaks are
     made within a line), so encoding line by line gives exactly the bytes of encoding the
-    whole text (tests/test_qp_splice.py). Lines come from a cache, looked up in C when all
+    whole text (tests/pipeline/mail/test_qp.py). Lines come from a cache, looked up in C when all
     are known: 10,000 segments of one edition re-encode almost nothing (bench/digest.py).
     """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")

@@ -1,6 +1,6 @@
-"""Sending one message to one recipient over SMTP, with an outcome the ledger can act on.
+"""The mail port: one message to one recipient, with an outcome the ledger can act on.
 
-`SendOutcome.status` tells the caller (pipeline/delivery.py) what it may do next:
+`SendOutcome.status` tells the caller (pipeline/delivery/ledger.py) what it may do next:
 - "sent": the server took responsibility (2xx after the body, RFC 5321 section 4.2.1);
 - "retry": nothing was delivered (4xx, or the connection failed before the body was sent):
   sending again later cannot duplicate the message;
@@ -15,27 +15,21 @@ suppressed because our relay is misconfigured.
 
 from __future__ import annotations
 
-import re
-import smtplib
-import ssl
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Literal, Protocol
+from enum import StrEnum
+from typing import Protocol
 
-from pipeline.mail.headers import check_address
-from pipeline.mail.smtp_url import SmtpConfig, parse_smtp_url
 
-__all__ = ["SendOutcome", "SmtpConfig", "SmtpTransport", "Transport", "parse_smtp_url"]
-
-Status = Literal["sent", "retry", "failed", "unknown"]
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\s]+")
+class SendStatus(StrEnum):
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
 class SendOutcome:
-    status: Status
+    status: SendStatus
     code: int | None
     detail: str  # one line, bounded: SMTP replies are untrusted input
     # True when the trouble is ours or the server's, not this reader's (cannot connect, TLS,
@@ -54,214 +48,3 @@ class Transport(Protocol):
     def close(self) -> None:
         """Release the connection; a later send may open a new one."""
         ...
-
-
-def one_line(text: str | bytes, limit: int = 300) -> str:
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", errors="replace")
-    text = _UNPRINTABLE.sub(" ", text).strip()
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def describe(exc: BaseException) -> str:
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return one_line(f"{exc.smtp_code} {one_line(exc.smtp_error)}")
-    return one_line(f"{type(exc).__name__}: {exc}")
-
-
-def dot_stuff(message: bytes) -> bytes:
-    """The DATA payload: leading dots doubled and the final "." line (RFC 5321 4.5.2)."""
-    if not message.endswith(b"\r\n"):
-        message += b"\r\n"
-    # bytes.replace, not a MULTILINE regex: the same result ("." at the start or after any
-    # LF), ~50x faster on a 100 KB digest, and this runs once per message.
-    stuffed = message.replace(b"\n.", b"\n..")
-    if stuffed.startswith(b"."):
-        stuffed = b"." + stuffed
-    return stuffed + b".\r\n"
-
-
-class RateLimiter:
-    """At most `rate` sends per second, evenly spaced (a token bucket holding one token)."""
-
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self._interval = 1.0 / rate if rate > 0 else 0.0
-        self._clock = clock
-        self._sleep = sleep
-        self._next = 0.0
-
-    def wait(self) -> None:
-        if not self._interval:
-            return
-        now = self._clock()
-        if now < self._next:
-            self._sleep(self._next - now)
-            now = self._next
-        self._next = now + self._interval
-
-
-class SmtpTransport:
-    """One reused SMTP connection (plain, STARTTLS or implicit TLS; optional AUTH).
-
-    A dropped connection is noticed on the next command, reported for that message as
-    "retry", and reopened by the following send.
-    """
-
-    def __init__(self, config: SmtpConfig) -> None:
-        self.config = config
-        self.connections_opened = 0
-        self._conn: smtplib.SMTP | None = None
-        self._limiter = RateLimiter(config.rate)
-
-    @classmethod
-    def from_url(cls, url: str) -> SmtpTransport:
-        return cls(parse_smtp_url(url))
-
-    def __enter__(self) -> SmtpTransport:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-    def _tls_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        if not self.config.tls_verify:  # only for self-signed test and capture servers
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
-
-    def _connect(self) -> smtplib.SMTP:
-        cfg = self.config
-        conn: smtplib.SMTP
-        if cfg.tls == "implicit":
-            conn = smtplib.SMTP_SSL(cfg.host, cfg.port, local_hostname=cfg.ehlo_name,
-                                    timeout=cfg.timeout, context=self._tls_context())
-        else:
-            conn = smtplib.SMTP(cfg.host, cfg.port, local_hostname=cfg.ehlo_name,
-                                timeout=cfg.timeout)
-        try:
-            conn.ehlo()
-            if cfg.tls == "starttls":
-                conn.starttls(context=self._tls_context())  # never falls back to plain text
-                conn.ehlo()
-            if cfg.username is not None:
-                conn.login(cfg.username, cfg.password or "")
-        except BaseException:
-            conn.close()
-            raise
-        self.connections_opened += 1
-        return conn
-
-    def _drop(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.quit()
-            except (smtplib.SMTPException, OSError):
-                conn.close()
-
-    def send(self, envelope_from: str, to_addr: str, message: bytes) -> SendOutcome:
-        try:
-            check_address("envelope_from", envelope_from)
-            check_address("to_addr", to_addr)
-        except ValueError as exc:
-            return SendOutcome("failed", None, one_line(str(exc)))
-        self._limiter.wait()
-        if self._conn is None:
-            try:
-                self._conn = self._connect()
-            except (smtplib.SMTPException, OSError) as exc:
-                code = exc.smtp_code if isinstance(exc, smtplib.SMTPResponseException) else None
-                where = f"{self.config.host}:{self.config.port}"
-                return SendOutcome("retry", code, f"cannot use SMTP server {where}: "
-                                   + describe(exc), systemic=True)
-        return self._transaction(self._conn, envelope_from, to_addr, message)
-
-    def _transaction(self, conn: smtplib.SMTP, envelope_from: str, to_addr: str,
-                     message: bytes) -> SendOutcome:
-        # smtplib.sendmail() would hide where a failure happened. Calling MAIL, RCPT, DATA and
-        # sending the body ourselves tells "lost before the body was sent" (safe to retry)
-        # from "lost after it, before the reply" (may be delivered: unknown).
-        payload = dot_stuff(message)
-        body_sent = False
-        try:
-            options = [f"SIZE={len(payload)}"] if conn.has_extn("size") else []
-            if conn.has_extn("pipelining"):
-                refused = self._envelope_pipelined(conn, envelope_from, to_addr, options)
-            else:
-                refused = self._envelope_stepwise(conn, envelope_from, to_addr, options)
-            if refused is not None:
-                return refused
-            conn.send(payload)
-            body_sent = True
-            code, reply = conn.getreply()
-        except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            self._drop()
-            if body_sent:
-                return SendOutcome("unknown", None, "connection lost after the message was "
-                                   "sent, before the server confirmed it: " + describe(exc))
-            return SendOutcome("retry", None, "connection lost before the message was sent: "
-                               + describe(exc))
-        text = one_line(f"{code} {one_line(reply)}")
-        if 200 <= code < 300:
-            return SendOutcome("sent", code, text)
-        if code in range(400, 600):
-            return self._refused(conn, "message", code, reply, about_reader=True)
-        return SendOutcome("unknown", code, "unreadable reply to the message: " + text)
-
-    def _envelope_stepwise(self, conn: smtplib.SMTP, envelope_from: str, to_addr: str,
-                           options: list[str]) -> SendOutcome | None:
-        """MAIL, RCPT, DATA one round trip each; None when the server is ready for the body."""
-        code, reply = conn.mail(envelope_from, options)
-        if code != 250:
-            return self._refused(conn, "MAIL FROM", code, reply, about_reader=False)
-        code, reply = conn.rcpt(to_addr)
-        if code not in (250, 251):
-            return self._refused(conn, "RCPT TO", code, reply, about_reader=True)
-        code, reply = conn.docmd("DATA")
-        if code != 354:
-            return self._refused(conn, "DATA", code, reply, about_reader=True)
-        return None
-
-    def _envelope_pipelined(self, conn: smtplib.SMTP, envelope_from: str, to_addr: str,
-                            options: list[str]) -> SendOutcome | None:
-        """MAIL, RCPT and DATA in one write, then their three replies (RFC 2920): one round
-        trip instead of three, which is most of the per-message latency on a fast relay."""
-        # Both addresses passed check_address (plain local@domain, ASCII, no CR/LF), so they
-        # go in angle brackets as they are (smtplib.quoteaddr would re-parse them each time).
-        mail = f"MAIL FROM:<{envelope_from}>{''.join(' ' + o for o in options)}"
-        conn.send(f"{mail}\r\nRCPT TO:<{to_addr}>\r\nDATA\r\n".encode("ascii"))
-        replies = [conn.getreply() for _ in range(3)]
-        (mail_code, mail_reply), (rcpt_code, rcpt_reply), (data_code, data_reply) = replies
-        if data_code == 354 and (mail_code != 250 or rcpt_code not in (250, 251)):
-            # The server opened DATA although the envelope failed: end the empty message
-            # (it has no recipient, so nothing is delivered) to get back to a clean state.
-            conn.send(b".\r\n")
-            conn.getreply()
-        if mail_code != 250:
-            return self._refused(conn, "MAIL FROM", mail_code, mail_reply, about_reader=False)
-        if rcpt_code not in (250, 251):
-            return self._refused(conn, "RCPT TO", rcpt_code, rcpt_reply, about_reader=True)
-        if data_code != 354:
-            return self._refused(conn, "DATA", data_code, data_reply, about_reader=True)
-        return None
-
-    def _refused(self, conn: smtplib.SMTP, stage: str, code: int, reply: bytes, *,
-                 about_reader: bool) -> SendOutcome:
-        detail = one_line(f"{stage} refused: {code} {one_line(reply)}")
-        if code == 421:  # RFC 5321 3.8: the server is closing the connection
-            self._drop()
-            return SendOutcome("retry", code, detail)
-        try:
-            conn.rset()  # RFC 5321 4.1.1.5: abort the transaction, keep the connection
-        except (smtplib.SMTPException, OSError):
-            self._drop()
-        status: Status = "failed" if about_reader and 500 <= code < 600 else "retry"
-        return SendOutcome(status, code, detail, systemic=not about_reader)

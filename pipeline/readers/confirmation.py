@@ -1,30 +1,32 @@
 """The double opt-in mail: composed and sent through the digest's own render + MIME + SMTP path.
 
-pipeline.render.render_confirmation (MJML compiled once per site, text part) ->
-pipeline.mail.MessageTemplate (From/To/Subject/Date/Message-ID, List-Id, DKIM when set) ->
-the configured SMTP transport. Whether a mail may go out at all (one per address per 10
-minutes) is decided earlier, by pipeline.subscriptions.subscribe.
+pipeline/render/confirmation.py (MJML compiled once per site, text part) ->
+pipeline/mail/message.py MessageTemplate (From/To/Subject/Date/Message-ID, List-Id, the confirm
+link and address filled as placeholders, DKIM when set) -> the configured transport. Whether a
+mail may go out at all (one per address per 10 minutes) is decided earlier, by
+pipeline/readers/lifecycle.py `subscribe`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.digest.compose import load_dkim
-from pipeline.mail.message import MessageTemplate, new_message_id
-from pipeline.mail.transport import SendOutcome
+from pipeline.mail.dkim import DkimSigner
+from pipeline.mail.message import MessageTemplate, Sender, new_message_id
+from pipeline.mail.transport import SendOutcome, SendStatus, Transport
 from pipeline.readers.addresses import smtp_address
 from pipeline.readers.links import LinkMaker
-from pipeline.render.context import one_line
-from pipeline.render.edition import render_confirmation
-from pipeline.settings import Settings
+from pipeline.render.confirmation import confirmation_body, confirmation_subject
+from pipeline.render.fields import safe_url
+from pipeline.render.model import Site
+from pipeline.render.placeholders import ConfirmationFields
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Subscriber
-from pipeline.wiring import links as make_links
-from pipeline.wiring import transport_factory
+from pipeline.store.status import SubscriberStatus
 
 log = logging.getLogger(__name__)
 
@@ -36,71 +38,83 @@ class ConfirmationMail:
     message_id: str
 
 
-def compose_confirmation(
-    settings: Settings, links: LinkMaker, subscriber_id: int, version: int, email: str
-) -> ConfirmationMail:
-    """One reader's confirmation message (CRLF, 7-bit), ready for SMTP DATA."""
-    to_addr = smtp_address(email)
-    html, text = render_confirmation(
-        links.confirm(subscriber_id, version),
-        settings.site_name,
-        settings.base_url,
-        settings.postal_address,
-        email,
-    )
-    template = MessageTemplate.build(
-        html=html,
-        text=text,
-        subject=f"Confirm your {one_line(settings.site_name)} subscription",
-        from_addr=settings.sender_address,
-        from_name=settings.sender_name,
-        list_id=f"{settings.site_name} digest <digest.{settings.sender_domain}>",
-        feedback_id="confirm:paperround",
-        sender_domain=settings.sender_domain,
-    )
-    message_id = new_message_id(settings.sender_domain)
-    # The unsubscribe link of a pending reader means "this was not me": it stops any further
-    # confirmation mail to the address (RFC 2369 List-Unsubscribe is harmless here).
-    message = template.render_for(
-        to_addr,
-        {},
-        unsubscribe_url=links.unsubscribe(subscriber_id, version),
-        unsubscribe_mailto="",
-        message_id=message_id,
-    )
-    dkim = load_dkim(settings)
-    if dkim is not None:
-        message = dkim.sign(message)
-    return ConfirmationMail(to_addr=to_addr, message=message, message_id=message_id)
+class Confirmations:
+    """Makes and sends confirmation mails; handed its collaborators by pipeline/wiring.py."""
 
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        site: Site,
+        sender: Sender,
+        links: LinkMaker,
+        transports: Callable[[], Transport],
+        dkim: DkimSigner | None = None,
+    ) -> None:
+        self.factory = factory
+        self.site = site
+        self.sender = sender
+        self.links = links
+        self.transports = transports
+        self.dkim = dkim
 
-def send_confirmation(
-    factory: sessionmaker[Session], settings: Settings, subscriber_id: int
-) -> SendOutcome:
-    """Mail the confirm link to a pending reader (after the subscribe transaction committed).
+    def template(self) -> MessageTemplate:
+        html, text = confirmation_body(self.site.name, self.site.base_url, self.site.postal_address)
+        return MessageTemplate.build(
+            html=html,
+            text=text,
+            subject=confirmation_subject(self.site.name),
+            from_addr=self.sender.address,
+            from_name=self.sender.name,
+            list_id=self.sender.list_id,
+            feedback_id="confirm:paperround",
+            sender_domain=self.sender.domain,
+        )
 
-    When nothing was delivered ("retry"/"failed"), the 10-minute throttle is released so the
-    reader can ask again at once; "unknown" keeps it (the mail may have arrived).
-    """
-    with factory() as session:
-        subscriber = session.get(Subscriber, subscriber_id)
-        if subscriber is None or subscriber.status != "pending":
-            return SendOutcome("failed", None, "reader is not pending confirmation")
-        email, version = subscriber.email, subscriber.token_version
-    try:
-        mail = compose_confirmation(settings, make_links(settings), subscriber_id, version, email)
-    except ValueError as exc:
-        log.warning("confirmation for reader %s not sent: %s", subscriber_id, exc)
-        return SendOutcome("failed", None, str(exc))
-    transport = transport_factory(settings)()
-    try:
-        outcome = transport.send(settings.sender_address, mail.to_addr, mail.message)
-    finally:
-        transport.close()
-    if outcome.status in ("retry", "failed"):
-        log.warning("confirmation for reader %s not sent: %s", subscriber_id, outcome.detail)
-        with write_transaction(factory) as session:
-            row = session.get(Subscriber, subscriber_id)
-            if row is not None:
-                row.confirmation_sent_at = None
-    return outcome
+    def compose(self, subscriber_id: int, version: int, email: str) -> ConfirmationMail:
+        """One reader's confirmation message (CRLF, 7-bit), ready for SMTP DATA."""
+        to_addr = smtp_address(email)
+        confirm_url = self.links.confirm(subscriber_id, version)
+        if safe_url(confirm_url) != confirm_url:
+            raise ValueError(f"confirmation URL is not a plain http(s) URL: {confirm_url[:100]!r}")
+        message_id = new_message_id(self.sender.domain)
+        # The unsubscribe link of a pending reader means "this was not me": it stops any further
+        # confirmation mail to the address (RFC 2369 List-Unsubscribe is harmless here).
+        message = self.template().render_for(
+            to_addr,
+            ConfirmationFields(confirm_url=confirm_url, email=email).values(),
+            unsubscribe_url=self.links.unsubscribe(subscriber_id, version),
+            unsubscribe_mailto="",
+            message_id=message_id,
+        )
+        if self.dkim is not None:
+            message = self.dkim.sign(message)
+        return ConfirmationMail(to_addr=to_addr, message=message, message_id=message_id)
+
+    def send(self, subscriber_id: int) -> SendOutcome:
+        """Mail the confirm link to a pending reader (after the subscribe transaction committed).
+
+        When nothing was delivered ("retry"/"failed"), the 10-minute throttle is released so the
+        reader can ask again at once; "unknown" keeps it (the mail may have arrived).
+        """
+        with self.factory() as session:
+            subscriber = session.get(Subscriber, subscriber_id)
+            if subscriber is None or subscriber.status != SubscriberStatus.PENDING:
+                return SendOutcome(SendStatus.FAILED, None, "reader is not pending confirmation")
+            email, version = subscriber.email, subscriber.token_version
+        try:
+            mail = self.compose(subscriber_id, version, email)
+        except ValueError as exc:
+            log.warning("confirmation for reader %s not sent: %s", subscriber_id, exc)
+            return SendOutcome(SendStatus.FAILED, None, str(exc))
+        transport = self.transports()
+        try:
+            outcome = transport.send(self.sender.address, mail.to_addr, mail.message)
+        finally:
+            transport.close()
+        if outcome.status in (SendStatus.RETRY, SendStatus.FAILED):
+            log.warning("confirmation for reader %s not sent: %s", subscriber_id, outcome.detail)
+            with write_transaction(self.factory) as session:
+                row = session.get(Subscriber, subscriber_id)
+                if row is not None:
+                    row.confirmation_sent_at = None
+        return outcome

@@ -9,25 +9,27 @@ and decides what to show; only whether a confirmation mail should go out differs
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TextIO
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pipeline.readers.addresses import AddressError, normalize_address
-from pipeline.readers.preferences import PreferenceError, Preferences, validate
+from pipeline.readers.preferences import Preferences, validate
 from pipeline.store.models import Subscriber, Suppression
+from pipeline.store.status import (
+    SUPPRESSED_READER,
+    Cadence,
+    ConsentChannel,
+    SubscriberStatus,
+    SuppressionReason,
+)
 from pipeline.timeutil import utcnow
 
 CONFIRMATION_INTERVAL = timedelta(minutes=10)
-SUPPRESSED = ("bounced", "complained")
-CHANNELS = ("web", "api", "cli", "import")
 
 
 class SubscriptionError(ValueError):
@@ -38,22 +40,32 @@ class SubscriptionError(ValueError):
 class Consent:
     """How the reader asked to subscribe: the record anti-spam rules ask us to keep."""
 
-    channel: str
+    channel: ConsentChannel
     ip: str | None = None
     user_agent: str | None = None
+
+
+class SubscribeState(StrEnum):
+    """What a subscribe request found; the web answers every one of them alike."""
+
+    CREATED = "created"  # a new reader, pending confirmation
+    PENDING = "pending"  # known, still pending: preferences and consent record refreshed
+    ALREADY_ACTIVE = "already_active"  # nothing changes without the reader's signed link
+    RESUBSCRIBING = "resubscribing"  # had unsubscribed: pending again, old links revoked
+    SUPPRESSED = "suppressed"  # bounced, complained or suppressed by an admin: never mailed
 
 
 @dataclass
 class SubscribeOutcome:
     subscriber: Subscriber | None
     send_confirmation: bool  # True: mail a confirmation link now (rate limit already applied)
-    state: str  # created | pending | already_active | resubscribing | suppressed
+    state: SubscribeState
 
 
 def _prefs_to_row(subscriber: Subscriber, prefs: Preferences) -> None:
     subscriber.categories = list(prefs.categories)
     subscriber.keywords = list(prefs.keywords)
-    subscriber.cadence = prefs.cadence
+    subscriber.cadence = Cadence(prefs.cadence)
     subscriber.papers_per_digest = prefs.papers_per_digest
     subscriber.send_hour = prefs.send_hour
     subscriber.timezone = prefs.timezone
@@ -108,16 +120,18 @@ def subscribe(
     Raises AddressError / PreferenceError for bad input; the caller commits.
     """
     now = now or utcnow()
-    if consent.channel not in CHANNELS:
+    if consent.channel not in tuple(ConsentChannel):
         raise SubscriptionError(f"unknown consent channel {consent.channel!r}")
     address = normalize_address(email)
     prefs = validate(prefs, max_papers)
     if is_suppressed(session, address.key):
-        return SubscribeOutcome(None, False, "suppressed")
+        return SubscribeOutcome(None, False, SubscribeState.SUPPRESSED)
     subscriber = session.scalar(select(Subscriber).where(Subscriber.email_key == address.key))
-    state = "pending"
+    state = SubscribeState.PENDING
     if subscriber is None:
-        subscriber = Subscriber(email=address.email, email_key=address.key, status="pending")
+        subscriber = Subscriber(
+            email=address.email, email_key=address.key, status=SubscriberStatus.PENDING
+        )
         _prefs_to_row(subscriber, prefs)
         session.add(subscriber)
         try:
@@ -129,17 +143,17 @@ def subscribe(
                 select(Subscriber).where(Subscriber.email_key == address.key)
             ).one()
         else:
-            state = "created"
-    if subscriber.status == "active" and state != "created":
+            state = SubscribeState.CREATED
+    if subscriber.status == SubscriberStatus.ACTIVE and state != SubscribeState.CREATED:
         # No preference changes from an unauthenticated form: that needs the signed link.
-        return SubscribeOutcome(subscriber, False, "already_active")
-    if subscriber.status in SUPPRESSED:
-        return SubscribeOutcome(subscriber, False, "suppressed")
-    if subscriber.status == "unsubscribed":
-        state = "resubscribing"
-        subscriber.status = "pending"
+        return SubscribeOutcome(subscriber, False, SubscribeState.ALREADY_ACTIVE)
+    if subscriber.status in SUPPRESSED_READER:
+        return SubscribeOutcome(subscriber, False, SubscribeState.SUPPRESSED)
+    if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
+        state = SubscribeState.RESUBSCRIBING
+        subscriber.status = SubscriberStatus.PENDING
         subscriber.token_version += 1  # links from before the unsubscribe stop working
-    if state != "created":
+    if state != SubscribeState.CREATED:
         _prefs_to_row(subscriber, prefs)
     _record_consent(subscriber, consent, now)
     if confirmed:
@@ -159,7 +173,7 @@ def _record_consent(subscriber: Subscriber, consent: Consent, now: datetime) -> 
 
 
 def _activate(subscriber: Subscriber, now: datetime) -> None:
-    subscriber.status = "active"
+    subscriber.status = SubscriberStatus.ACTIVE
     subscriber.confirmed_at = now
     subscriber.unsubscribed_at = None
 
@@ -169,11 +183,11 @@ def confirm(
 ) -> Subscriber:
     """Activate a pending reader from a confirm link; replaying the link is harmless."""
     subscriber = _from_link(session, subscriber_id, version)
-    if subscriber.status in SUPPRESSED:
+    if subscriber.status in SUPPRESSED_READER:
         raise SubscriptionError("This address can no longer receive mail from us.")
-    if subscriber.status == "unsubscribed":
+    if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
         raise SubscriptionError("This link was replaced: please subscribe again.")
-    if subscriber.status == "pending":
+    if subscriber.status == SubscriberStatus.PENDING:
         _activate(subscriber, now or utcnow())
     return subscriber
 
@@ -183,8 +197,8 @@ def unsubscribe(
 ) -> Subscriber:
     """Unsubscribe at once (one click, RFC 8058); doing it twice is harmless."""
     subscriber = _from_link(session, subscriber_id, version)
-    if subscriber.status in ("active", "pending"):
-        subscriber.status = "unsubscribed"
+    if subscriber.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
+        subscriber.status = SubscriberStatus.UNSUBSCRIBED
         subscriber.unsubscribed_at = now or utcnow()
     return subscriber
 
@@ -216,13 +230,15 @@ def revoke_links(session: Session, email: str) -> Subscriber:
     return subscriber
 
 
-def suppress(session: Session, email_key: str, reason: str, detail: str | None = None) -> None:
+def suppress(
+    session: Session, email_key: str, reason: SuppressionReason, detail: str | None = None
+) -> None:
     """Never mail this address again (hard bounce, complaint, admin). Idempotent."""
     if not is_suppressed(session, email_key):
         session.add(Suppression(email_key=email_key, reason=reason, detail=(detail or "")[:2000]))
     subscriber = session.scalar(select(Subscriber).where(Subscriber.email_key == email_key))
-    if subscriber is not None and reason in SUPPRESSED:
-        subscriber.status = reason
+    if subscriber is not None and reason != SuppressionReason.ADMIN:
+        subscriber.status = SubscriberStatus(reason.value)
 
 
 def remove(session: Session, email: str) -> None:
@@ -237,114 +253,8 @@ def _require(session: Session, email: str) -> Subscriber:
     return subscriber
 
 
-def list_subscribers(session: Session, status: str | None = None) -> list[Subscriber]:
+def list_subscribers(session: Session, status: SubscriberStatus | None = None) -> list[Subscriber]:
     query = select(Subscriber).order_by(Subscriber.email_key)
     if status:
         query = query.where(Subscriber.status == status)
     return list(session.scalars(query))
-
-
-# --- CSV import / export -------------------------------------------------------------------
-
-CSV_FIELDS = (
-    "email",
-    "status",
-    "cadence",
-    "categories",
-    "keywords",
-    "papers_per_digest",
-    "send_hour",
-    "timezone",
-    "consent_at",
-    "consent_channel",
-)
-
-
-@dataclass
-class ImportReport:
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
-
-
-def import_csv(
-    session: Session,
-    handle: TextIO,
-    defaults: Preferences,
-    *,
-    max_papers: int,
-    confirmed: bool,
-    now: datetime | None = None,
-) -> ImportReport:
-    """Import readers from CSV (a header row with at least `email`). Bad rows are reported by
-    line number and skipped; good rows are kept. The caller commits."""
-    report = ImportReport()
-    reader = csv.DictReader(handle)
-    if not reader.fieldnames or "email" not in [f.strip().lower() for f in reader.fieldnames]:
-        raise SubscriptionError("the CSV needs a header row with an 'email' column")
-    for row in reader:
-        line = reader.line_num
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k}
-        try:
-            prefs = defaults.with_changes(
-                categories=tuple(row.get("categories", "").split()) or defaults.categories,
-                keywords=tuple(row.get("keywords", "").split(","))
-                if row.get("keywords")
-                else defaults.keywords,
-                cadence=row.get("cadence") or defaults.cadence,
-                papers_per_digest=int(row.get("papers_per_digest") or defaults.papers_per_digest),
-                send_hour=int(row.get("send_hour") or defaults.send_hour),
-                timezone=row.get("timezone") or defaults.timezone,
-            )
-            with session.begin_nested():
-                outcome = subscribe(
-                    session,
-                    row.get("email", ""),
-                    prefs,
-                    Consent("import"),
-                    max_papers=max_papers,
-                    confirmed=confirmed,
-                    now=now,
-                )
-        except (AddressError, PreferenceError, SubscriptionError) as exc:
-            report.errors.append((line, str(exc)))
-            continue
-        except ValueError:
-            report.errors.append((line, "papers_per_digest and send_hour must be whole numbers"))
-            continue
-        if outcome.state == "created":
-            report.added += 1
-        elif outcome.state == "suppressed":
-            report.errors.append((line, "address is suppressed (bounced or complained)"))
-        elif outcome.state == "already_active":
-            report.unchanged += 1
-        else:
-            report.updated += 1
-    return report
-
-
-def export_rows(subscribers: Iterable[Subscriber]) -> Iterator[str]:
-    """CSV text, header first, that `import_csv` reads back."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_FIELDS)
-    yield buffer.getvalue()
-    for s in subscribers:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(
-            [
-                s.email,
-                s.status,
-                s.cadence,
-                " ".join(s.categories),
-                ",".join(s.keywords),
-                s.papers_per_digest,
-                s.send_hour,
-                s.timezone,
-                s.consent_at.isoformat() if s.consent_at else "",
-                s.consent_channel or "",
-            ]
-        )
-        yield buffer.getvalue()

@@ -1,10 +1,101 @@
-"""The public URLs Paperround puts in mail; the web app serves exactly these paths."""
+"""Signed links: confirm, unsubscribe, preferences. No passwords, no server-side sessions.
+
+`LinkMaker` writes the public URLs Paperround puts in mail (the web app serves exactly these
+paths); `Signer` makes and checks the tokens inside them.
+
+Each token is signed with the secret key AND its purpose (itsdangerous salt), so a token made
+for one purpose never works for another. It carries the reader's token version: bumping it
+revokes every link sent before. Confirm links expire; unsubscribe and preferences links must
+keep working from old digests, so they do not.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
-from pipeline.readers.tokens import Signer
+from itsdangerous import BadData, SignatureExpired, TimestampSigner
+from itsdangerous import Signer as ItsSigner
+
+PURPOSES = {"confirm": 7 * 24 * 3600, "unsubscribe": None, "preferences": None}
+
+
+class TokenError(ValueError):
+    """The link is forged, tampered, expired, revoked or for another purpose."""
+
+    def __init__(self, message: str, *, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    subscriber_id: int
+    version: int
+
+
+def load_or_create_secret(configured: str, data_dir: Path) -> str:
+    """The configured key, or one generated once and kept in data_dir/secret_key (mode 600)."""
+    if configured:
+        return configured
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting at once agree on one key (the loser reads the winner's).
+    try:
+        fd = path.open("x")
+    except FileExistsError:
+        return path.read_text().strip()
+    with fd:
+        path.chmod(0o600)
+        fd.write(key)
+    return key
+
+
+class Signer:
+    """Makes and checks the tokens of every purpose with one secret key.
+
+    A token is "<reader id>-<token version>" signed with HMAC-SHA256 under a per-purpose salt
+    (plus a timestamp for expiring purposes). Compact on purpose: one is made per reader per
+    digest, and itsdangerous' JSON serializers (zlib-compressing each payload) cost more than
+    the rest of composing a message.
+    """
+
+    def __init__(self, secret_key: str) -> None:
+        if len(secret_key) < 16:
+            raise ValueError("secret_key must be at least 16 characters")
+        self._signers: dict[str, ItsSigner] = {
+            purpose: (TimestampSigner if max_age else ItsSigner)(
+                secret_key, salt=f"paperround.{purpose}", digest_method=hashlib.sha256
+            )
+            for purpose, max_age in PURPOSES.items()
+        }
+
+    def make(self, purpose: str, subscriber_id: int, version: int) -> str:
+        return self._signers[purpose].sign(f"{subscriber_id}-{version}").decode("ascii")
+
+    def check(self, purpose: str, token: str) -> TokenClaims:
+        """The claims of a valid token, else TokenError. Revocation is the caller's check."""
+        signer = self._signers[purpose]
+        if not token or len(token) > 500:
+            raise TokenError("This link is incomplete or damaged.")
+        try:
+            if isinstance(signer, TimestampSigner):
+                value = signer.unsign(token, max_age=PURPOSES[purpose])
+            else:
+                value = signer.unsign(token)
+        except SignatureExpired:
+            raise TokenError("This link has expired.", expired=True) from None
+        except BadData:
+            raise TokenError("This link is not valid.") from None
+        ident, dash, version = value.decode("ascii", "replace").partition("-")
+        if not (dash and ident.isdigit() and version.isdigit()):
+            raise TokenError("This link is not valid.")
+        return TokenClaims(subscriber_id=int(ident), version=int(version))
 
 
 @dataclass(frozen=True)

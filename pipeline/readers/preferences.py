@@ -7,7 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-CADENCES = ("daily", "weekly")
+from pipeline.store.status import Cadence
+
+CADENCES = tuple(c.value for c in Cadence)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _CATEGORY = re.compile(r"^[a-z-]{2,16}(\.[A-Za-z-]{1,16})?$")
 MAX_CATEGORIES = 50

@@ -1,13 +1,12 @@
 """Template context: the digest's data shaped for display (trimmed, escaped later by Jinja).
 
-Kept out of render.py so the public API stays short; everything here runs once per edition.
+Everything here runs once per edition (or once per site for the confirmation mail).
 """
 
 from __future__ import annotations
 
 import datetime
-import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from pipeline.render.fields import (
@@ -18,17 +17,28 @@ from pipeline.render.fields import (
     shorten_authors,
     trim_abstract,
 )
+from pipeline.render.model import DigestPaper, EditionContent
+from pipeline.render.placeholders import PAPER_COUNT, for_templates
+from pipeline.text import one_line
 
-if TYPE_CHECKING:
-    from pipeline.render.edition import DigestPaper, EditionContent
-
-_LINE_BREAKS_RE = re.compile(r"[\r\n\t\v\f\x85\u2028\u2029]+")
 _LINK_LABELS = (("pdf", "PDF"), ("html", "HTML"), ("code", "Code"), ("project", "Project"))
 
 
 # English names, independent of the process locale (strftime's %A/%B/%b follow LC_TIME).
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -42,11 +52,6 @@ def long_date(day: datetime.date) -> str:
     return f"{_WEEKDAYS[day.weekday()]}, {day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
-def one_line(text: str) -> str:
-    """Text with every line break folded into a space (for subjects and headers)."""
-    return _LINE_BREAKS_RE.sub(" ", text).strip()
-
-
 def site_context(site_name: str, base_url: str, postal_address: str) -> dict[str, Any]:
     return {
         "site_name": clean_text(one_line(site_name), 100),
@@ -55,6 +60,7 @@ def site_context(site_name: str, base_url: str, postal_address: str) -> dict[str
         "postal_lines": [
             clean_text(line, 200) for line in postal_address.splitlines() if line.strip()
         ],
+        "ph": for_templates(),
     }
 
 
@@ -70,7 +76,7 @@ def edition_context(content: EditionContent) -> dict[str, Any]:
         intro=clean_text(content.intro, 600) if content.intro else None,
         papers=[_paper_context(paper) for paper in content.papers],
         title=f"{context['site_name']} {content.cadence} digest, {date_label}",
-        preview=f"{cadence_title} digest, {date_label}: PRxPAPERxCOUNT trending",
+        preview=f"{cadence_title} digest, {date_label}: {PAPER_COUNT} trending",
     )
     return context
 

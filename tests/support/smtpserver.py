@@ -61,30 +61,49 @@ class _Handler:
             owner._servers.append(server)  # keeps it alive, so identities stay unique
             return len(owner._servers)
 
-    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
-                          hostname: str, responses: list[str]) -> list[str]:
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
         session.host_name = hostname
         self._session_number(server)
         if self.owner.pipelining:  # aiosmtpd reads pipelined commands; advertise it like Postfix
             responses.insert(len(responses) - 1, "250-PIPELINING")
         return responses
 
-    async def handle_HELO(self, server: SMTP, session: Session, envelope: Envelope,
-                          hostname: str) -> str:
+    async def handle_HELO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str
+    ) -> str:
         session.host_name = hostname
         self._session_number(server)
         return f"250 {server.hostname}"
 
-    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, mail_options: list[str]) -> str:
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
         if self.owner.credentials and not session.authenticated:
             return "530 5.7.0 Authentication required"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         reply = self.owner._rcpt_replies.get(address.lower())
         if reply is not None:
             return reply
@@ -124,10 +143,15 @@ class _Handler:
 
 
 class ScriptedSmtpServer:
-    def __init__(self, *, tls: ssl.SSLContext | None = None,
-                 implicit_tls: ssl.SSLContext | None = None,
-                 credentials: dict[str, str] | None = None,
-                 auth_require_tls: bool = False, pipelining: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        tls: ssl.SSLContext | None = None,
+        implicit_tls: ssl.SSLContext | None = None,
+        credentials: dict[str, str] | None = None,
+        auth_require_tls: bool = False,
+        pipelining: bool = True,
+    ) -> None:
         self.lock = threading.Lock()
         self.pipelining = pipelining
         self.messages: list[Received] = []
@@ -145,14 +169,21 @@ class ScriptedSmtpServer:
         if self.credentials:
             kwargs["authenticator"] = self._authenticate
         self._controller = EphemeralPortController(
-            _Handler(self), hostname="127.0.0.1", port=0, ssl_context=implicit_tls,
-            server_hostname="scripted-smtp", **kwargs,
+            _Handler(self),
+            hostname="127.0.0.1",
+            port=0,
+            ssl_context=implicit_tls,
+            server_hostname="scripted-smtp",
+            **kwargs,
         )
 
-    def _authenticate(self, server: SMTP, session: Session, envelope: Envelope,
-                      mechanism: str, auth_data: Any) -> AuthResult:
-        ok = (isinstance(auth_data, LoginPassword)
-              and self.credentials.get(auth_data.login.decode()) == auth_data.password.decode())
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and self.credentials.get(auth_data.login.decode()) == auth_data.password.decode()
+        )
         return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     # --- scripting --------------------------------------------------------------------------
@@ -220,10 +251,27 @@ def self_signed_tls(folder: Path) -> tuple[ssl.SSLContext, Path]:
     the openssl CLI), and the certificate's path for clients that want to trust it."""
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)

@@ -13,6 +13,7 @@ from pipeline.ingest.persist import store_entries
 from pipeline.settings import Settings, load_settings
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Source, Subscriber
+from tests.conftest import REDIS_PREFIX
 
 CATEGORIES = ["cs.LG", "cs.CL", "cs.CV", "stat.ML", "cs.AI"]
 
@@ -27,6 +28,7 @@ def settings_for(
         "secret_key": "test-secret-key-0123456789abcdef",
         "base_url": "https://papers.example.org",
         "retry_backoff_seconds": 0.05,
+        "redis_key_prefix": REDIS_PREFIX,
     }
     values.update(kw)
     return dataclasses.replace(load_settings({}), **values)  # type: ignore[arg-type]

@@ -7,10 +7,12 @@ import logging
 import click
 
 from workers.cli.digest import digest, resend
+from workers.cli.editions import editions
 from workers.cli.papers import papers
+from workers.cli.run import run
 from workers.cli.runtime import Runtime
-from workers.cli.service import editions, run, status
 from workers.cli.sources import ingest, init, sources
+from workers.cli.status import status
 from workers.cli.subscribers import subscribers
 from workers.cli.web import web
 

@@ -7,20 +7,22 @@ from datetime import date, datetime
 from pathlib import Path
 
 import click
-from sqlalchemy import func, select
 
-from pipeline import wiring
-from pipeline.delivery.ledger import SendReport, release_stale_claims, request_resend, send_edition
+from pipeline.delivery.queries import due_rows, edition_exists, editions_with_due_rows
+from pipeline.delivery.recovery import release_stale_claims, request_resend
+from pipeline.delivery.sending import SendReport, send_edition
 from pipeline.digest.planning import plan_edition
 from pipeline.digest.preview import PreviewError, preview_digest
 from pipeline.readers.lifecycle import find
 from pipeline.store.db import write_transaction
-from pipeline.store.models import Delivery, Edition
+from pipeline.store.status import Cadence
 from pipeline.timeutil import utcnow
 from workers.cli.mailserver import mail_destination
-from workers.cli.runtime import Runtime, echo_json, friendly_errors, pass_runtime
+from workers.cli.output import emit, json_option
+from workers.cli.runtime import Runtime, friendly_errors, pass_runtime
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
+CADENCE = click.Choice([c.value for c in Cadence])
 
 
 @click.group()
@@ -34,8 +36,8 @@ def _day(value: datetime | None) -> date:
 
 @digest.command("plan")
 @click.option("--date", "day", type=DATE, default=None, help="Slot date (default: today, UTC).")
-@click.option("--cadence", type=click.Choice(["daily", "weekly"]), default="daily")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--cadence", type=CADENCE, default="daily")
+@json_option
 @pass_runtime
 @friendly_errors
 def digest_plan(rt: Runtime, day: datetime | None, cadence: str, as_json: bool) -> None:
@@ -48,91 +50,90 @@ def digest_plan(rt: Runtime, day: datetime | None, cadence: str, as_json: bool) 
     with write_transaction(rt.sessions) as session:
         report = plan_edition(
             session,
-            cadence=cadence,
+            cadence=Cadence(cadence),
             day=_day(day),
             pool_size=s.edition_pool_size,
             gravity=s.ranking_gravity,
         )
-    if as_json:
-        echo_json(report.__dict__)
-        return
-    verb = "planned" if report.created else "extended"
-    click.echo(
-        f"{verb} edition {report.edition_id} ({report.cadence} {report.slot_date}): "
-        f"{report.papers} papers, {report.deliveries} new deliveries in {report.segments} "
-        f"segment(s), {report.no_match} reader(s) with no matching papers"
-    )
+
+    def human() -> None:
+        verb = "planned" if report.created else "extended"
+        click.echo(
+            f"{verb} edition {report.edition_id} ({report.cadence} {report.slot_date}): "
+            f"{report.papers} papers, {report.deliveries} new deliveries in {report.segments} "
+            f"segment(s), {report.no_match} reader(s) with no matching papers"
+        )
+
+    emit(report, as_json, human)
 
 
 @digest.command("preview")
 @click.option("--for", "email", default=None, help="Show what this reader gets.")
 @click.option("--date", "day", type=DATE, default=None)
-@click.option("--cadence", type=click.Choice(["daily", "weekly"]), default="daily")
+@click.option("--cadence", type=CADENCE, default="daily")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--text", is_flag=True, help="Write the plain-text part instead of the HTML.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "text", "eml"]),
+    default="html",
+    show_default=True,
+    help="The HTML part, the plain-text part, or the whole message as sent (.eml).",
+)
+@click.option("--text", is_flag=True, help="Same as --format text.")
 @pass_runtime
 @friendly_errors
 def digest_preview(
-    rt: Runtime, email: str | None, day: datetime | None, cadence: str, out: Path, text: bool
+    rt: Runtime,
+    email: str | None,
+    day: datetime | None,
+    cadence: str,
+    out: Path,
+    fmt: str,
+    text: bool,
 ) -> None:
     """Write a digest to OUT without sending or storing anything.
 
-    Uses the planned edition of the slot, or plans one in a transaction that is rolled back.
+    The message is made by the code that sends it, for the reader's own papers and links:
+    only the Message-ID and Date differ from what the reader is sent. Uses the planned edition
+    of the slot, or plans one in a transaction that is rolled back.
     """
+    s = rt.settings
     with rt.sessions() as session:
         try:
             preview = preview_digest(
                 session,
-                rt.settings,
-                wiring.links(rt.settings),
-                cadence=cadence,
+                rt.wiring.composer(),
+                rt.wiring.site,
+                cadence=Cadence(cadence),
                 day=_day(day),
+                pool_size=s.edition_pool_size,
+                gravity=s.ranking_gravity,
                 email=email,
             )
         except PreviewError as exc:
             raise click.ClickException(str(exc)) from exc
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(preview.text if text else preview.html, encoding="utf-8")
+    fmt = "text" if text else fmt
+    if fmt == "eml":
+        out.write_bytes(preview.message)
+    else:
+        out.write_text(preview.text if fmt == "text" else preview.html, encoding="utf-8")
     note = "" if preview.planned else " (edition not planned yet: a preview of what it would be)"
     click.echo(f"wrote {out}: {preview.subject}{note}")
 
 
-def _due_count(rt: Runtime, edition_id: int) -> int:
-    with rt.sessions() as session:
-        return int(
-            session.scalar(
-                select(func.count()).where(
-                    Delivery.edition_id == edition_id,
-                    Delivery.status.in_(["pending", "retry"]),
-                )
-            )
-            or 0
-        )
-
-
-def _open_editions(rt: Runtime) -> list[int]:
-    with rt.sessions() as session:
-        return list(
-            session.scalars(
-                select(Delivery.edition_id)
-                .where(Delivery.status.in_(["pending", "retry"]))
-                .group_by(Delivery.edition_id)
-                .order_by(Delivery.edition_id)
-            )
-        )
-
-
 def run_send(rt: Runtime, edition_ids: list[int], wait: bool) -> SendReport:
     """Send the given editions in this process with a progress bar; returns the totals."""
-    s = rt.settings
-    policy = wiring.send_policy(s)
+    wiring = rt.wiring
+    policy = wiring.send_policy()
     release_stale_claims(rt.sessions, policy.claim_timeout)
-    transports = wiring.transport_factory(s)
-    composer = wiring.composer(rt.sessions, s)
+    composer = wiring.composer()
     total = SendReport()
-    with mail_destination(s):
+    with mail_destination(rt.settings):
         for edition_id in edition_ids:
-            due = _due_count(rt, edition_id)
+            with rt.sessions() as session:
+                due = due_rows(session, edition_id)
             with click.progressbar(
                 length=due, label=f"edition {edition_id}", file=sys.stderr
             ) as bar:
@@ -140,26 +141,22 @@ def run_send(rt: Runtime, edition_ids: list[int], wait: bool) -> SendReport:
                     rt.sessions,
                     edition_id,
                     composer,
-                    transports,
+                    wiring.transports,
                     policy,
                     wait_for_retries=wait,
                     on_settled=lambda _status: bar.update(1),
                 )
-            for name in ("sent", "retry", "failed", "unknown", "skipped"):
-                setattr(total, name, getattr(total, name) + getattr(report, name))
-            total.waiting = (total.waiting or 0) + (report.waiting or 0)
-            total.errors.extend(report.errors)
+            total.add(report)
             if report.stopped:
-                total.stopped = report.stopped
                 break
     return total
 
 
 def _queue_sends(edition_ids: list[int]) -> None:
-    from workers.jobs.tasks import send_edition_async
+    from workers.jobs.tasks import queue_edition_batches
 
     for edition_id in edition_ids:
-        send_edition_async.delay(edition_id)
+        queue_edition_batches.delay(edition_id)
     click.echo(
         f"queued edition(s) {', '.join(map(str, edition_ids))} for the workers; "
         "follow with `paperround status`"
@@ -189,7 +186,11 @@ def _print_report(report: SendReport) -> None:
 @friendly_errors
 def digest_send(rt: Runtime, edition_id: int | None, wait: bool, run_async: bool) -> None:
     """Send due deliveries (all editions, or one), each reader at most once."""
-    editions = [edition_id] if edition_id is not None else _open_editions(rt)
+    if edition_id is not None:
+        editions = [edition_id]
+    else:
+        with rt.sessions() as session:
+            editions = editions_with_due_rows(session)
     if not editions:
         click.echo("nothing to send; plan an edition with `paperround digest plan`")
         return
@@ -224,7 +225,7 @@ def resend(
     if sum([email is not None, failed, everyone]) != 1:
         raise click.UsageError("choose exactly one of --to EMAIL, --failed, --all")
     with write_transaction(rt.sessions) as session:
-        if session.get(Edition, edition_id) is None:
+        if not edition_exists(session, edition_id):
             raise click.ClickException(
                 f"edition {edition_id} does not exist; see `paperround editions list`"
             )

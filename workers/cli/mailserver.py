@@ -9,7 +9,6 @@ from contextlib import contextmanager
 import click
 
 from pipeline.settings import Settings
-from pipeline.wiring import CAPTURE
 from workers.capture import CaptureServer
 
 
@@ -23,7 +22,7 @@ def _listening(port: int) -> bool:
 def mail_destination(settings: Settings) -> Iterator[None]:
     """With smtp_url = capture and no capture server running (`make run` starts one), run one
     in this process while the command sends, so the mail lands in the Maildir all the same."""
-    if settings.smtp_url != CAPTURE or _listening(settings.capture_port):
+    if not settings.smtp_is_capture or _listening(settings.capture_port):
         yield
         return
     server = CaptureServer(settings.maildir, port=settings.capture_port)

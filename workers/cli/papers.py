@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import click
 
 from pipeline.ranking.ranked import ranked_papers
-from workers.cli.runtime import Runtime, echo_json, friendly_errors, pass_runtime
+from workers.cli.output import emit, json_option
+from workers.cli.runtime import Runtime, friendly_errors, pass_runtime
 
 
 @click.group()
@@ -24,7 +25,7 @@ def papers() -> None:
     default=None,
     help="Only papers first seen on or after this date (UTC).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option
 @pass_runtime
 @friendly_errors
 def papers_list(rt: Runtime, top: int, since: datetime | None, as_json: bool) -> None:
@@ -34,16 +35,19 @@ def papers_list(rt: Runtime, top: int, since: datetime | None, as_json: bool) ->
         ranked = ranked_papers(
             session, top=top, since=since_utc, gravity=rt.settings.ranking_gravity
         )
-    if as_json:
-        echo_json([paper.as_json() for paper in ranked])
-        return
-    if not ranked:
-        click.echo("no papers yet; run `paperround ingest` first")
-    for rank, paper in enumerate(ranked, start=1):
-        ident = paper.arxiv_id or paper.key
-        authors = ", ".join(paper.authors[:3]) + (" et al." if len(paper.authors) > 3 else "")
-        click.echo(f"{rank:>3}. {paper.title}")
-        click.echo(f"     {ident} | {paper.upvotes} upvotes | score {paper.score:.3f} | {authors}")
-        link = paper.links.get("abs") or paper.links.get("link") or ""
-        if link:
-            click.echo(textwrap.indent(link, "     "))
+
+    def human() -> None:
+        if not ranked:
+            click.echo("no papers yet; run `paperround ingest` first")
+        for rank, paper in enumerate(ranked, start=1):
+            ident = paper.arxiv_id or paper.key
+            authors = ", ".join(paper.authors[:3]) + (" et al." if len(paper.authors) > 3 else "")
+            click.echo(f"{rank:>3}. {paper.title}")
+            click.echo(
+                f"     {ident} | {paper.upvotes} upvotes | score {paper.score:.3f} | {authors}"
+            )
+            link = paper.links.get("abs") or paper.links.get("link") or ""
+            if link:
+                click.echo(textwrap.indent(link, "     "))
+
+    emit(ranked, as_json, human)

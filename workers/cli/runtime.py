@@ -1,13 +1,10 @@
-"""What every command needs: settings, the store, a fetcher; built lazily, errors made one-line."""
+"""What every command needs, built lazily from settings, and expected errors made one line."""
 
 from __future__ import annotations
 
 import functools
-import json
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import click
 from sqlalchemy import Engine
@@ -15,42 +12,40 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.settings import Settings, SettingsError, load_settings
-from pipeline.store.db import create_engine_for, session_factory
+from pipeline.wiring import Wiring
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
-@dataclass
 class Runtime:
-    _settings: Settings | None = None
-    _engine: Engine | None = None
-    _factory: sessionmaker[Session] | None = field(default=None)
+    """The command's Wiring, made on first use (so `--help` never reads settings)."""
+
+    def __init__(self) -> None:
+        self._wiring: Wiring | None = None
+
+    @property
+    def wiring(self) -> Wiring:
+        if self._wiring is None:
+            self._wiring = Wiring(load_settings())
+        return self._wiring
 
     @property
     def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings()
-        return self._settings
+        return self.wiring.settings
 
     @property
     def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = create_engine_for(self.settings.effective_database_url)
-        return self._engine
+        return self.wiring.engine
 
     @property
     def sessions(self) -> sessionmaker[Session]:
-        if self._factory is None:
-            self._factory = session_factory(self.engine)
-        return self._factory
+        return self.wiring.sessions
 
     def close(self) -> None:
         """Close pooled connections when the command ends (PostgreSQL sees a clean logout)."""
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
-            self._factory = None
+        if self._wiring is not None:
+            self._wiring.close()
 
 
 pass_runtime = click.make_pass_decorator(Runtime, ensure=True)
@@ -78,8 +73,3 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise click.ClickException(f"{where}{exc.strerror or exc}") from exc
 
     return wrapper
-
-
-def echo_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
-    sys.stdout.write("\n")

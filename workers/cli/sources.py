@@ -14,11 +14,12 @@ from pipeline.ingest.catalog import (
     remove_source,
     seed_defaults,
 )
-from pipeline.ingest.fetch import Fetcher
 from pipeline.ingest.formats import FORMATS
 from pipeline.ingest.run import SourceOutcome, ingest_source, select_sources
 from pipeline.store.db import init_store, write_transaction
-from workers.cli.runtime import Runtime, echo_json, friendly_errors, pass_runtime
+from pipeline.store.status import SourceStatus
+from workers.cli.output import emit, json_option
+from workers.cli.runtime import Runtime, friendly_errors, pass_runtime
 
 
 @click.command()
@@ -69,39 +70,41 @@ def sources_add(rt: Runtime, name: str, url: str, kind: str | None) -> None:
 
 
 @sources.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option
 @pass_runtime
 @friendly_errors
 def sources_list(rt: Runtime, as_json: bool) -> None:
     """List sources with the outcome of their last fetch."""
     with rt.sessions() as session:
         rows = list_sources(session)
-    if as_json:
-        echo_json(
-            [
-                {
-                    "name": s.name,
-                    "kind": s.kind,
-                    "url": s.url,
-                    "enabled": s.enabled,
-                    "last_status": s.last_status,
-                    "last_error": s.last_error,
-                    "last_fetched_at": s.last_fetched_at,
-                    "last_ok_at": s.last_ok_at,
-                    "last_counts": s.last_counts,
-                }
-                for s in rows
-            ]
-        )
-        return
-    if not rows:
-        click.echo("no sources; add one with `paperround sources add NAME URL`")
-    for s in rows:
-        when = s.last_fetched_at.strftime("%Y-%m-%d %H:%M UTC") if s.last_fetched_at else "never"
-        status = s.last_status or "not fetched"
-        click.echo(f"{s.name:<20} {s.kind:<11} {status:<12} {when:<21} {s.url}")
-        if s.last_error:
-            click.echo(f"{'':<20} error: {s.last_error}")
+    data = [
+        {
+            "name": s.name,
+            "kind": s.kind,
+            "url": s.url,
+            "enabled": s.enabled,
+            "last_status": s.last_status,
+            "last_error": s.last_error,
+            "last_fetched_at": s.last_fetched_at,
+            "last_ok_at": s.last_ok_at,
+            "last_counts": s.last_counts,
+        }
+        for s in rows
+    ]
+
+    def human() -> None:
+        if not rows:
+            click.echo("no sources; add one with `paperround sources add NAME URL`")
+        for s in rows:
+            when = (
+                s.last_fetched_at.strftime("%Y-%m-%d %H:%M UTC") if s.last_fetched_at else "never"
+            )
+            status = s.last_status or "not fetched"
+            click.echo(f"{s.name:<20} {s.kind:<11} {status:<12} {when:<21} {s.url}")
+            if s.last_error:
+                click.echo(f"{'':<20} error: {s.last_error}")
+
+    emit(data, as_json, human)
 
 
 @sources.command("remove")
@@ -116,9 +119,9 @@ def sources_remove(rt: Runtime, name: str) -> None:
 
 
 def _summary_line(o: SourceOutcome) -> str:
-    if o.status == "failed":
+    if o.status == SourceStatus.FAILED:
         return f"{o.name:<20} FAILED     {o.error}"
-    if o.status == "not_modified":
+    if o.status == SourceStatus.NOT_MODIFIED:
         return f"{o.name:<20} unchanged  (not modified since last fetch)"
     skipped = f", {o.skipped} skipped" if o.skipped else ""
     return (
@@ -129,7 +132,7 @@ def _summary_line(o: SourceOutcome) -> str:
 
 @click.command()
 @click.argument("names", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="Print the per-source summary as JSON.")
+@json_option
 @click.option("--async", "run_async", is_flag=True, help="Queue it for the workers instead.")
 @pass_runtime
 @friendly_errors
@@ -141,15 +144,15 @@ def ingest(rt: Runtime, names: tuple[str, ...], as_json: bool, run_async: bool) 
     with rt.sessions() as session:
         chosen = select_sources(session, names)
     if run_async:
-        from workers.jobs.tasks import ingest_source as ingest_task
+        from workers.jobs.tasks import ingest_one_source
 
         for source in chosen:
-            ingest_task.delay(source.id)
+            ingest_one_source.delay(source.id)
         click.echo(f"queued {len(chosen)} source(s) for the workers; see `paperround status`")
         return
     outcomes: list[SourceOutcome] = []
     with (
-        Fetcher.from_settings(rt.settings) as fetcher,
+        rt.wiring.fetcher() as fetcher,
         click.progressbar(
             chosen,
             label="ingesting",
@@ -159,16 +162,17 @@ def ingest(rt: Runtime, names: tuple[str, ...], as_json: bool, run_async: bool) 
     ):
         for source in bar:
             outcomes.append(ingest_source(rt.sessions, source, fetcher))
-    if as_json:
-        echo_json([o.as_dict() for o in outcomes])
-    else:
+    failed = sum(o.status == SourceStatus.FAILED for o in outcomes)
+
+    def human() -> None:
         for outcome in outcomes:
             click.echo(_summary_line(outcome))
         totals = {k: sum(getattr(o, k) for o in outcomes) for k in ("new", "updated", "unchanged")}
-        failed = sum(o.status == "failed" for o in outcomes)
         click.echo(
             f"total: {totals['new']} new, {totals['updated']} updated, "
             f"{totals['unchanged']} unchanged, {failed} failed source(s)"
         )
-    if any(o.status == "failed" for o in outcomes):
+
+    emit(outcomes, as_json, human)
+    if failed:
         raise click.exceptions.Exit(1)

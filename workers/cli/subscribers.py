@@ -7,20 +7,21 @@ from pathlib import Path
 
 import click
 
-from pipeline import wiring
 from pipeline.readers.addresses import AddressError
+from pipeline.readers.csv_io import export_rows, import_csv
 from pipeline.readers.lifecycle import (
     Consent,
+    SubscribeState,
     SubscriptionError,
-    export_rows,
-    import_csv,
     list_subscribers,
     remove,
     subscribe,
 )
 from pipeline.readers.preferences import PreferenceError
 from pipeline.store.db import write_transaction
-from workers.cli.runtime import Runtime, echo_json, friendly_errors, pass_runtime
+from pipeline.store.status import Cadence, ConsentChannel, SubscriberStatus
+from workers.cli.output import emit, json_option
+from workers.cli.runtime import Runtime, friendly_errors, pass_runtime
 
 
 @click.group()
@@ -33,7 +34,7 @@ def subscribers() -> None:
 @click.option("--confirmed", is_flag=True, help="Skip double opt-in (you have their consent).")
 @click.option("--category", "categories", multiple=True, help="arXiv category to follow.")
 @click.option("--keyword", "keywords", multiple=True, help="Keyword to follow.")
-@click.option("--cadence", type=click.Choice(["daily", "weekly"]), default="daily")
+@click.option("--cadence", type=click.Choice([c.value for c in Cadence]), default="daily")
 @click.option("--papers", type=int, default=None, help="Papers per digest.")
 @click.option("--send-hour", type=click.IntRange(0, 23), default=8)
 @click.option("--timezone", default="UTC", help="IANA time zone, e.g. Europe/Berlin.")
@@ -51,7 +52,7 @@ def subscribers_add(
     timezone: str,
 ) -> None:
     """Add reader EMAIL (pending until they confirm, unless --confirmed)."""
-    prefs = wiring.default_preferences(rt.settings).with_changes(
+    prefs = rt.wiring.default_preferences().with_changes(
         categories=categories,
         keywords=keywords,
         cadence=cadence,
@@ -65,7 +66,7 @@ def subscribers_add(
                 session,
                 email,
                 prefs,
-                Consent("cli"),
+                Consent(ConsentChannel.CLI),
                 max_papers=rt.settings.max_papers_per_digest,
                 confirmed=confirmed,
             )
@@ -73,9 +74,9 @@ def subscribers_add(
             shown = outcome.subscriber.email if outcome.subscriber else email
     except (AddressError, PreferenceError, SubscriptionError) as exc:
         raise click.ClickException(f"{email}: {exc}") from exc
-    if outcome.state == "suppressed":
+    if outcome.state == SubscribeState.SUPPRESSED:
         raise click.ClickException(f"{email} is suppressed (bounced or complained); not added")
-    if outcome.state == "already_active":
+    if outcome.state == SubscribeState.ALREADY_ACTIVE:
         click.echo(f"{shown} is already an active reader (change preferences via their link)")
         return
     click.echo(f"{shown}: {state}")
@@ -84,39 +85,44 @@ def subscribers_add(
 
 
 @subscribers.command("list")
-@click.option("--status", default=None, help="Only readers with this status.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.option(
+    "--status",
+    type=click.Choice([s.value for s in SubscriberStatus]),
+    default=None,
+    help="Only readers with this status.",
+)
+@json_option
 @pass_runtime
 @friendly_errors
 def subscribers_list(rt: Runtime, status: str | None, as_json: bool) -> None:
     """List readers with their status and preferences."""
     with rt.sessions() as session:
-        rows = list_subscribers(session, status)
-    if as_json:
-        echo_json(
-            [
-                {
-                    "email": s.email,
-                    "status": s.status,
-                    "cadence": s.cadence,
-                    "categories": s.categories,
-                    "keywords": s.keywords,
-                    "papers_per_digest": s.papers_per_digest,
-                    "send_hour": s.send_hour,
-                    "timezone": s.timezone,
-                    "paused": s.paused,
-                    "consent_at": s.consent_at,
-                    "consent_channel": s.consent_channel,
-                }
-                for s in rows
-            ]
-        )
-        return
-    if not rows:
-        click.echo("no readers yet; add one with `paperround subscribers add EMAIL`")
-    for s in rows:
-        follows = " ".join(s.categories + [f'"{k}"' for k in s.keywords]) or "everything"
-        click.echo(f"{s.email:<40} {s.status:<12} {s.cadence:<6} {follows}")
+        rows = list_subscribers(session, SubscriberStatus(status) if status else None)
+    data = [
+        {
+            "email": s.email,
+            "status": s.status,
+            "cadence": s.cadence,
+            "categories": s.categories,
+            "keywords": s.keywords,
+            "papers_per_digest": s.papers_per_digest,
+            "send_hour": s.send_hour,
+            "timezone": s.timezone,
+            "paused": s.paused,
+            "consent_at": s.consent_at,
+            "consent_channel": s.consent_channel,
+        }
+        for s in rows
+    ]
+
+    def human() -> None:
+        if not rows:
+            click.echo("no readers yet; add one with `paperround subscribers add EMAIL`")
+        for s in rows:
+            follows = " ".join(s.categories + [f'"{k}"' for k in s.keywords]) or "everything"
+            click.echo(f"{s.email:<40} {s.status:<12} {s.cadence:<6} {follows}")
+
+    emit(data, as_json, human)
 
 
 @subscribers.command("remove")
@@ -150,7 +156,7 @@ def subscribers_import(rt: Runtime, csv_file: Path, confirmed: bool) -> None:
                 report = import_csv(
                     session,
                     handle,
-                    wiring.default_preferences(rt.settings),
+                    rt.wiring.default_preferences(),
                     max_papers=rt.settings.max_papers_per_digest,
                     confirmed=confirmed,
                 )

@@ -8,11 +8,19 @@ from workers.cli.runtime import Runtime, friendly_errors, pass_runtime
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on (use 0.0.0.0 only behind a proxy or firewall).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (use 0.0.0.0 only behind a proxy or firewall).",
+)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--threads", type=click.IntRange(1, 256), default=None,
-              help="Worker threads (default: the web_threads setting).")
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Worker threads (default: the web_threads setting).",
+)
 @pass_runtime
 @friendly_errors
 def web(rt: Runtime, host: str, port: int, threads: int | None) -> None:
@@ -25,7 +33,7 @@ def web(rt: Runtime, host: str, port: int, threads: int | None) -> None:
     from workers.web import create_app
 
     settings = rt.settings
-    app = create_app(settings, rt.sessions)
+    app = create_app(rt.wiring)
     server = waitress.create_server(
         app,
         host=host,
@@ -37,8 +45,10 @@ def web(rt: Runtime, host: str, port: int, threads: int | None) -> None:
         # Behind a proxy, X-Forwarded-* are read by the app (web_trusted_proxies), not here.
         clear_untrusted_proxy_headers=True,
     )
-    click.echo(f"Paperround web on http://{host}:{server.effective_port}/ "
-               f"(public links use {settings.base_url}); Ctrl-C stops it")
+    click.echo(
+        f"Paperround web on http://{host}:{server.effective_port}/ "
+        f"(public links use {settings.base_url}); Ctrl-C stops it"
+    )
     try:
         server.run()
     except KeyboardInterrupt:

@@ -11,12 +11,16 @@ from workers.jobs.app import QUEUES, broker_options
 def queue_depths(settings: Settings) -> dict[str, int | str]:
     """Messages waiting per queue; a string says why a depth could not be read."""
     url, options = broker_options(settings)
-    if url.startswith(("redis://", "rediss://")):
+    if settings.broker_is_redis:
         import redis
 
+        prefix = settings.redis_key_prefix  # kombu's global_keyprefix (workers/jobs/app.py)
         try:
             client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-            depths: dict[str, int | str] = {q: int(client.llen(q)) for q in QUEUES}  # type: ignore[arg-type]
+            depths: dict[str, int | str] = {
+                q: int(client.llen(prefix + q))  # type: ignore[arg-type]
+                for q in QUEUES
+            }
             client.close()
         except redis.RedisError as exc:
             return dict.fromkeys(QUEUES, f"unavailable: {exc}")

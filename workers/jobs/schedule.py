@@ -1,4 +1,4 @@
-"""The beat schedule: what runs when. Every job is idempotent (see workers/tasks.py)."""
+"""The beat schedule: what runs when. Every job is idempotent (see workers/jobs/tasks.py)."""
 
 from __future__ import annotations
 
@@ -21,13 +21,19 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     every = settings.maintenance_interval_seconds
     return {
         # Sources carry their own interval; this only asks which are due.
-        "ingest-due-sources": {"task": "paperround.ingest_due", "schedule": every},
+        "ingest-due-sources": {"task": "paperround.ingest.queue_due_sources", "schedule": every},
         # Readers' local send hours come on the hour in every zone (and :30/:45 in a few).
         "plan-and-send-due-editions": {
-            "task": "paperround.plan_due",
+            "task": "paperround.plan.due_readers",
             "schedule": _plan_schedule(settings.plan_interval_seconds),
         },
-        "send-due-retries": {"task": "paperround.send_due", "schedule": every},
-        "expire-stale-claims": {"task": "paperround.expire_claims", "schedule": every},
-        "nightly-cleanup": {"task": "paperround.cleanup", "schedule": crontab(hour=3, minute=17)},
+        "send-due-retries": {"task": "paperround.send.queue_due", "schedule": every},
+        "recover-stalled-deliveries": {
+            "task": "paperround.send.recover_stalled",
+            "schedule": every,
+        },
+        "nightly-cleanup": {
+            "task": "paperround.plan.nightly_cleanup",
+            "schedule": crontab(hour=3, minute=17),
+        },
     }

@@ -17,7 +17,6 @@ from flask import Blueprint, Response, jsonify, request
 
 from pipeline.readers.lifecycle import unsubscribe
 from pipeline.store.db import write_transaction
-from pipeline.wiring import default_preferences
 from workers.web.context import web
 from workers.web.forms import Errors, json_categories, parse_email, parse_preferences
 from workers.web.limits import limit_ip
@@ -70,7 +69,7 @@ def api_subscribe() -> tuple[Response, int]:
     except ValueError as exc:
         raise ApiError(400, "invalid_preferences", str(exc), "categories") from None
     prefs, pref_errors = parse_preferences(
-        data, categories, default_preferences(w.settings), w.settings.max_papers_per_digest
+        data, categories, w.wiring.default_preferences(), w.settings.max_papers_per_digest
     )
     errors.update(pref_errors)
     if errors or email is None:

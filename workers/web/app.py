@@ -5,19 +5,12 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, render_template, request
-from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from pipeline.ratelimit import limiter_for
-from pipeline.readers.confirmation import send_confirmation
-from pipeline.readers.links import LinkMaker
-from pipeline.readers.tokens import load_or_create_secret
 from pipeline.render.fields import safe_url
 from pipeline.resources import templates_dir
-from pipeline.settings import Settings
-from pipeline.store.db import create_engine_for, session_factory
-from pipeline.wiring import signer as make_signer
+from pipeline.wiring import Wiring
 from workers.web import api, archive, confirm, home, preferences, unsubscribe
 from workers.web.context import EXTENSION, Web
 from workers.web.limits import RateLimited
@@ -39,10 +32,9 @@ ERROR_TITLES = {
 }
 
 
-def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None) -> Flask:
-    """The web app for `settings`; `sessions` defaults to the configured store's."""
-    if sessions is None:
-        sessions = session_factory(create_engine_for(settings.effective_database_url))
+def create_app(wiring: Wiring) -> Flask:
+    """The web app of a configured Paperround."""
+    settings = wiring.settings
     app = Flask(
         __name__,
         template_folder=str(WEB_TEMPLATES),
@@ -50,18 +42,19 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
     )
     # Flask autoescapes only *.html; our templates are *.html.j2, so turn it on for all.
     app.jinja_env.autoescape = True
-    app.secret_key = load_or_create_secret(settings.secret_key, settings.data_dir)
+    app.secret_key = wiring.secret_key
     install(app, settings.web_max_request_bytes, settings.base_url.startswith("https://"))
     if settings.web_trusted_proxies:
         n = settings.web_trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.extensions[EXTENSION] = Web(
+        wiring=wiring,
         settings=settings,
-        sessions=sessions,
-        signer=make_signer(settings),
-        links=LinkMaker(settings.base_url, make_signer(settings)),
-        limiter=limiter_for(settings),
-        mailer=ConfirmationMailer(lambda sid: send_confirmation(sessions, settings, sid)),
+        sessions=wiring.sessions,
+        signer=wiring.signer,
+        links=wiring.links,
+        limiter=wiring.limiter(),
+        mailer=ConfirmationMailer(wiring.confirmations.send),
     )
     app.jinja_env.filters["safe_url"] = safe_url  # feed links: only http(s), else no link
     app.jinja_env.globals.update(
@@ -73,15 +66,24 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
     return app
 
 
-def _page(status: int, message: str, *, title: str | None = None, expired: bool = False,
-          retry_after: int | None = None) -> Response:
+def _page(
+    status: int,
+    message: str,
+    *,
+    title: str | None = None,
+    expired: bool = False,
+    retry_after: int | None = None,
+) -> Response:
     if request.path.startswith("/api/"):
         code = {404: "invalid_link", 429: "rate_limited"}.get(status, "bad_request")
         response = api.json_error(status, code, message)
     else:
         html = render_template(
-            "error.html.j2", status=status, title=title or ERROR_TITLES.get(status, "Error"),
-            message=message, expired=expired,
+            "error.html.j2",
+            status=status,
+            title=title or ERROR_TITLES.get(status, "Error"),
+            message=message,
+            expired=expired,
         )
         response = Response(html, status=status, mimetype="text/html")
     if retry_after:
@@ -97,15 +99,22 @@ def _error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CsrfError)
     def csrf(_exc: CsrfError) -> Response:
-        return _page(400, "This form is out of date or was sent from another site. "
-                          "Go back, reload the page and try again.",
-                     title="Please reload the form")
+        return _page(
+            400,
+            "This form is out of date or was sent from another site. "
+            "Go back, reload the page and try again.",
+            title="Please reload the form",
+        )
 
     @app.errorhandler(RateLimited)
     def limited(exc: RateLimited) -> Response:
         minutes = max(1, round(exc.retry_after / 60))
-        return _page(429, f"Too many attempts. Please try again in about {minutes} "
-                          f"minute{'s' if minutes != 1 else ''}.", retry_after=exc.retry_after)
+        return _page(
+            429,
+            f"Too many attempts. Please try again in about {minutes} "
+            f"minute{'s' if minutes != 1 else ''}.",
+            retry_after=exc.retry_after,
+        )
 
     @app.errorhandler(api.ApiError)
     def api_error(exc: api.ApiError) -> Response:

@@ -1,18 +1,17 @@
 """Past editions in the browser (the digest's "view in browser" link), with no reader's links.
 
-An edition page is the digest email itself, compiled through pipeline.render.edition with every
-paper and neutral links in place of the personal ones, cached per edition (a compile costs
-~0.2 s; the papers of a past edition do not change).
+An edition page is the digest message itself, made by the composer that sends digests
+(pipeline/digest/preview.py `edition_page`), with every paper and neutral links in place of
+the personal ones; cached per edition (a compile costs ~0.2 s; a past edition's papers do not
+change).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template
-from sqlalchemy import select
+from flask import Blueprint, Response, abort, render_template, url_for
 
-from pipeline.digest.compose import edition_content
-from pipeline.render.edition import PersonalLinks, compile_edition, personalize
-from pipeline.store.models import Edition
+from pipeline.digest.planning import recent_editions
+from pipeline.digest.preview import edition_page
 from workers.web.context import web
 from workers.web.security import ARCHIVE_CSP
 
@@ -23,37 +22,19 @@ INDEX_SIZE = 60
 @bp.get("/archive")
 def index() -> str:
     with web().sessions() as session:
-        editions = session.execute(
-            select(Edition.id, Edition.cadence, Edition.slot_date, Edition.paper_ids)
-            .order_by(Edition.slot_date.desc(), Edition.id.desc())
-            .limit(INDEX_SIZE)
-        ).all()
+        editions = recent_editions(session, INDEX_SIZE)
     rows = [
-        {"id": e.id, "cadence": e.cadence, "date": e.slot_date, "papers": len(e.paper_ids)}
+        {"id": e.id, "cadence": e.cadence, "date": e.slot_date, "papers": e.papers}
         for e in editions
-        if e.paper_ids
+        if e.papers
     ]
     return render_template("archive.html.j2", editions=rows)
 
 
 def _render(edition_id: int) -> str | None:
     w = web()
-    with w.sessions() as session:
-        edition = session.get(Edition, edition_id)
-        if edition is None:
-            return None
-        content = edition_content(session, edition, w.settings)
-    if not content.papers:
-        return None
-    compiled = compile_edition(content)
-    body = compiled.assemble([paper.key for paper in content.papers])
-    neutral = PersonalLinks(
-        unsubscribe_url=w.links.home().rstrip("/") + "/unsubscribe",
-        preferences_url=w.links.home().rstrip("/") + "/unsubscribe",
-        view_in_browser_url=w.links.archive(edition_id),
-    )
-    html, _text = personalize(body, neutral)
-    return html
+    help_url = w.settings.base_url.rstrip("/") + url_for("unsubscribe.help_page")
+    return edition_page(w.wiring.composer(), edition_id, help_url)
 
 
 @bp.get("/archive/<int:edition_id>")

@@ -13,9 +13,9 @@ from flask import current_app
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.ratelimit import Limiter
-from pipeline.readers.links import LinkMaker
-from pipeline.readers.tokens import Signer
+from pipeline.readers.links import LinkMaker, Signer
 from pipeline.settings import Settings
+from pipeline.wiring import Wiring
 from workers.web.mailer import ConfirmationMailer
 
 T = TypeVar("T")
@@ -52,6 +52,7 @@ class TtlCache:
 
 @dataclass
 class Web:
+    wiring: Wiring
     settings: Settings
     sessions: sessionmaker[Session]
     signer: Signer

@@ -25,7 +25,7 @@ CATEGORY_CHOICES = (
     ("cs.HC", "Human-computer interaction"),
 )
 KNOWN_CATEGORIES = {code for code, _ in CATEGORY_CHOICES}
-# PreferenceError messages start with the field's name (pipeline/preferences.py).
+# PreferenceError messages start with the field's name (pipeline/readers/preferences.py).
 _FIELD_OF_PREFIX = {
     "categories": "categories",
     "keywords": "keywords",

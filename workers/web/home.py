@@ -5,14 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
+from pipeline.ingest.catalog import newest_fetch
 from pipeline.ranking.ranked import RankedPaper, ranked_papers
 from pipeline.readers.preferences import WEEKDAYS, common_timezones
-from pipeline.store.models import Source
 from pipeline.timeutil import utcnow
-from pipeline.wiring import default_preferences
 from workers.web.context import web
 from workers.web.forms import (
     CATEGORY_CHOICES,
@@ -35,7 +33,7 @@ def _top_papers() -> list[RankedPaper]:
     w = web()
     now = utcnow()
     with w.sessions() as session:
-        newest_fetch = session.scalar(select(func.max(Source.last_fetched_at)))
+        fetched = newest_fetch(session)
 
         def load() -> list[RankedPaper]:
             for days in (1, 7):
@@ -50,7 +48,7 @@ def _top_papers() -> list[RankedPaper]:
                     return papers
             return []
 
-        return w.home_papers.get(("top", newest_fetch), load)
+        return w.home_papers.get(("top", fetched), load)
 
 
 def form_choices() -> dict[str, object]:
@@ -88,7 +86,10 @@ def subscribe() -> Response | tuple[str, int]:
     email = parse_email(request.form.get("email", ""), errors)
     categories = form_categories(request.form)
     prefs, pref_errors = parse_preferences(
-        request.form, categories, default_preferences(w.settings), w.settings.max_papers_per_digest
+        request.form,
+        categories,
+        w.wiring.default_preferences(),
+        w.settings.max_papers_per_digest,
     )
     errors.update(pref_errors)
     if errors or email is None:

@@ -18,8 +18,13 @@ from workers.web.signed import claims, reader
 bp = Blueprint("preferences", __name__)
 
 
-def _page(token: str, subscriber: Subscriber, values: dict[str, object], errors: Errors,
-          saved: bool = False) -> str:
+def _page(
+    token: str,
+    subscriber: Subscriber,
+    values: dict[str, object],
+    errors: Errors,
+    saved: bool = False,
+) -> str:
     w = web()
     return render_template(
         "preferences.html.j2",
@@ -53,8 +58,9 @@ def _values_of(subscriber: Subscriber) -> dict[str, object]:
 def show(token: str) -> str:
     with web().sessions() as session:
         subscriber = reader(session, "preferences", token)
-        return _page(token, subscriber, _values_of(subscriber), {},
-                     saved=request.args.get("saved") == "1")
+        return _page(
+            token, subscriber, _values_of(subscriber), {}, saved=request.args.get("saved") == "1"
+        )
 
 
 @bp.post("/preferences/<token>")
@@ -70,8 +76,13 @@ def save(token: str) -> Response | tuple[str, int]:
         if not errors:
             found = claims("preferences", token)
             try:
-                update_preferences(session, found.subscriber_id, found.version, prefs,
-                                   max_papers=w.settings.max_papers_per_digest)
+                update_preferences(
+                    session,
+                    found.subscriber_id,
+                    found.version,
+                    prefs,
+                    max_papers=w.settings.max_papers_per_digest,
+                )
             except PreferenceError as exc:  # pragma: no cover - parse_preferences validated
                 errors["form"] = str(exc)
         if errors:

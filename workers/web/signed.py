@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from pipeline.readers.lifecycle import SubscriptionError, reader_from_link
-from pipeline.readers.tokens import TokenClaims, TokenError
+from pipeline.readers.links import TokenClaims, TokenError
 from pipeline.store.models import Subscriber
 from workers.web.context import web
 

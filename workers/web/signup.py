@@ -7,6 +7,7 @@ from flask import request
 from pipeline.readers.lifecycle import Consent, subscribe
 from pipeline.readers.preferences import Preferences
 from pipeline.store.db import write_transaction
+from pipeline.store.status import ConsentChannel
 from workers.web.context import web
 from workers.web.limits import client_ip, limit_address
 
@@ -19,7 +20,7 @@ def request_subscription(email: str, prefs: Preferences, channel: str) -> None:
     """
     w = web()
     limit_address(email)
-    consent = Consent(channel, ip=client_ip(), user_agent=request.user_agent.string)
+    consent = Consent(ConsentChannel(channel), ip=client_ip(), user_agent=request.user_agent.string)
     with write_transaction(w.sessions) as session:
         outcome = subscribe(
             session, email, prefs, consent, max_papers=w.settings.max_papers_per_digest

@@ -28,7 +28,9 @@ def unsubscribe_get(token: str) -> str:
     with web().sessions() as session:
         subscriber = reader(session, "unsubscribe", token)
         return render_template(
-            "unsubscribe.html.j2", token=token, email=subscriber.email,
+            "unsubscribe.html.j2",
+            token=token,
+            email=subscriber.email,
             status=subscriber.status,
         )
 

@@ -1,0 +1,56 @@
+"""pipeline.readers.confirmation: the double opt-in message is standards-clean and really sent."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.readers.addresses import smtp_address
+from pipeline.wiring import Wiring
+from tests.support.smtpserver import ScriptedSmtpServer
+from tests.support.world import add_readers, settings_for
+
+
+def test_message_has_headers_text_and_html(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, "sqlite://")
+    mail = Wiring(settings).confirmations.compose(7, 3, "ann@bücher.example")
+    assert mail.to_addr == "ann@xn--bcher-kva.example"
+    msg = email.message_from_bytes(mail.message, policy=email.policy.default)
+    assert msg["Subject"] == "Confirm your Paperround subscription"
+    assert msg["To"] == "ann@xn--bcher-kva.example" and msg["Message-ID"] == mail.message_id
+    assert msg["Date"] and "digest@paperround.example.org" in msg["From"]
+    text = msg.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    html = msg.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    link = Wiring(settings).links.confirm(7, 3)
+    assert link in text and link in html and "ann@bücher.example" in text
+    assert "<script" not in html.lower()
+    assert all(len(line) <= 998 for line in mail.message.split(b"\r\n"))  # RFC 5322 2.1.1
+
+
+@pytest.mark.parametrize("bad", ["jörg@example.org"])
+def test_non_ascii_local_parts_are_refused_clearly(bad: str) -> None:
+    with pytest.raises(ValueError, match="non-ASCII characters before the @"):
+        smtp_address(bad)
+
+
+def test_send_goes_over_smtp_and_releases_throttle_on_failure(
+    tmp_path: Path, sqlite_store: Any
+) -> None:
+    add_readers(sqlite_store.sessions, 2, status="pending")
+    with ScriptedSmtpServer() as server:
+        settings = settings_for(tmp_path, sqlite_store.url, smtp_url=server.url)
+        server.reply_to_rcpt("reader1@example.net", "550 5.1.1 No such user")
+        confirmations = Wiring(settings, sqlite_store.sessions).confirmations
+        assert confirmations.send(1).status == "sent"
+        assert confirmations.send(2).status == "failed"
+        assert [m.rcpt_tos for m in server.messages] == [("reader0@example.net",)]
+    with ScriptedSmtpServer() as server:
+        settings = settings_for(tmp_path, sqlite_store.url, smtp_url=server.url)
+        add_readers(sqlite_store.sessions, 1, start=5)  # active: no confirmation to send
+        confirmations = Wiring(settings, sqlite_store.sessions).confirmations
+        assert confirmations.send(3).status == "failed"
+        assert server.messages == []
