@@ -91,7 +91,9 @@ def fold_ascii(name: str, value: str) -> str:
     line = f"{name}:"
     lines: list[str] = []
     for word in value.split(" "):
-        if len(line) + 1 + len(word) > MAX_LINE and line.strip():
+        # Fold only before a word: a line of nothing but white space must never be generated
+        # (RFC 5322 section 3.2.2), so runs of spaces stay on the line they follow.
+        if word and len(line) + 1 + len(word) > MAX_LINE and line.strip():
             lines.append(line)
             line = ""
         line += " " + word

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -57,7 +58,9 @@ def clean_keywords(values: Iterable[str]) -> tuple[str, ...]:
             word = " ".join(part.split())
             if not word:
                 continue
-            if len(word) > MAX_KEYWORD_LENGTH or any(ord(ch) < 32 for ch in part.strip()):
+            if any(unicodedata.category(ch)[0] == "C" for ch in part.strip()):
+                raise PreferenceError(f"keywords: {word[:20]!r} contains a control character")
+            if len(word) > MAX_KEYWORD_LENGTH:
                 raise PreferenceError(
                     f"keywords: {word[:20]!r}... must be under {MAX_KEYWORD_LENGTH} characters"
                 )

@@ -23,7 +23,7 @@ URL_LIMIT = 2000
 
 _SPACE_RE = re.compile(r"\s+")
 # Characters that have no business in a URL we print into an attribute (RFC 3986 section 2).
-_URL_FORBIDDEN_RE = re.compile(r"[\s\"'<>\\^`{|}\x00-\x1f\x7f]")
+_URL_FORBIDDEN_RE = re.compile(r"[\s\"'<>\\^`{|}\x00-\x1f\x7f-\x9f]")
 
 
 # mjml adds a Google Fonts <link> when the rendered body matches '"...font-family:...Roboto..."',
