@@ -62,13 +62,16 @@ def _plan_and_render(make_engine: Callable[[], AbstractContextManager[Engine]]) 
         planned = time.perf_counter()
         with factory() as session:
             jobs = [
-                ClaimedDelivery(d_id, plan.edition_id, seg, tuple(ids), sub, email, key, tv, 0)
-                for d_id, seg, ids, sub, email, key, tv in session.execute(
+                ClaimedDelivery(
+                    d_id, plan.edition_id, seg, tuple(ids), sub, link, email, key, tv, 0
+                )
+                for d_id, seg, ids, sub, link, email, key, tv in session.execute(
                     select(
                         Delivery.id,
                         Delivery.segment_id,
                         Segment.paper_ids,
                         Subscriber.id,
+                        Subscriber.link_id,
                         Subscriber.email,
                         Subscriber.email_key,
                         Subscriber.token_version,

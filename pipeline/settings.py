@@ -59,6 +59,9 @@ class Settings:
     send_max_attempts: int
     retry_backoff_seconds: float
     claim_timeout_seconds: float
+    send_breaker_failures: int
+    pause_same_refusals: int
+    pause_error_rate: float
     dkim_selector: str
     dkim_domain: str
     dkim_key_path: str
@@ -194,7 +197,16 @@ def _validate(settings: Settings) -> None:
         raise bad("maintenance_interval_seconds", "must be at least 1")
     if not 1 <= settings.send_catch_up_hours <= 23:
         raise bad("send_catch_up_hours", "must be between 1 and 23")
-    for name in ("send_batch_size", "send_max_attempts", "edition_pool_size", "capture_port"):
+    if not 0 < settings.pause_error_rate <= 1:
+        raise bad("pause_error_rate", "must be a share above 0 and at most 1, e.g. 0.5")
+    for name in (
+        "send_batch_size",
+        "send_max_attempts",
+        "edition_pool_size",
+        "capture_port",
+        "send_breaker_failures",
+        "pause_same_refusals",
+    ):
         if getattr(settings, name) < 1:
             raise bad(name, "must be at least 1")
     if not 1 <= settings.default_papers_per_digest <= settings.max_papers_per_digest:

@@ -115,6 +115,9 @@ class Wiring:
             max_attempts=s.send_max_attempts,
             backoff=timedelta(seconds=s.retry_backoff_seconds),
             claim_timeout=timedelta(seconds=s.claim_timeout_seconds),
+            breaker_failures=s.send_breaker_failures,
+            pause_same_refusals=s.pause_same_refusals,
+            pause_error_rate=s.pause_error_rate,
         )
 
     def composer(self) -> DigestComposer:

@@ -31,12 +31,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, CursorResult, Dialect, Table, and_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.mail.transport import SendOutcome, SendStatus
+from pipeline.mail.transport import SendOutcome
 from pipeline.readers.lifecycle import suppress
 from pipeline.store.db import write_transaction
-from pipeline.store.models import Delivery, Segment, Subscriber, UTCDateTime
+from pipeline.store.models import Delivery, Edition, Segment, Subscriber, UTCDateTime
 from pipeline.store.sql import is_postgresql
-from pipeline.store.status import AttemptKind, DeliveryStatus, SuppressionReason
+from pipeline.store.status import HALTED_EDITION, AttemptKind, DeliveryStatus, SuppressionReason
 
 DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
 MAX_BACKOFF = timedelta(hours=6)
@@ -52,6 +52,7 @@ class ClaimedDelivery:
     segment_id: int
     paper_ids: tuple[int, ...]  # the segment's papers, in the order the digest shows them
     subscriber_id: int
+    link_id: str  # the opaque id the reader's signed links carry
     email: str
     email_key: str
     token_version: int
@@ -64,6 +65,13 @@ class SendPolicy:
     max_attempts: int = 5
     backoff: timedelta = timedelta(seconds=60)
     claim_timeout: timedelta = timedelta(minutes=10)
+    # The breaker: this many connection failures in a row (refused, dropped, timed out) stop
+    # the batch and leave the rest waiting, instead of one timeout per reader.
+    breaker_failures: int = 3
+    # The relay refusing this many messages in a row with the same reply pauses the edition.
+    pause_same_refusals: int = 3
+    # Failed or unknown outcomes above this share of the last PAUSE_WINDOW pause the edition.
+    pause_error_rate: float = 0.5
 
 
 class LostClaim(RuntimeError):
@@ -114,6 +122,9 @@ def claim_batch(
 
     Each row comes with its reader and its segment's papers, in claim order (segment, id)."""
     with write_transaction(factory) as session:
+        status = session.scalar(select(Edition.status).where(Edition.id == edition_id))
+        if status in HALTED_EDITION:  # paused or cancelled: its rows wait (or were skipped)
+            return []
         ids = _due_ids(session, edition_id, now, limit)
         if not ids:
             return []
@@ -129,6 +140,7 @@ def claim_batch(
                 Delivery.segment_id,
                 Segment.paper_ids,
                 Subscriber.id,
+                Subscriber.link_id,
                 Subscriber.email,
                 Subscriber.email_key,
                 Subscriber.token_version,
@@ -263,8 +275,9 @@ class Ledger:
         values = self._settlement(settled, now) if settled is not None else None
         mark_params = self._mark_params(next_up, now)
         final = DeliveryStatus(str(values["status"])) if values is not None else None
-        # A permanent refusal (5xx) also suppresses the address: a rare path kept transactional.
-        bounced = settled is not None and settled.outcome.status == SendStatus.FAILED
+        # A permanent refusal of the address (RFC 3463 X.1.x, pipeline/mail/replies.py) also
+        # suppresses it: a rare path, kept in the same transaction.
+        bounced = settled is not None and settled.outcome.suppress
         if self._sql.combined is not None and not bounced:
             self._settle_and_mark_in_one_statement(values, mark_params)
             return final

@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from pipeline.store.models import Delivery, Edition, Segment, Subscriber, Suppression
-from pipeline.store.status import DUE_DELIVERY, DeliveryStatus, EditionStatus
+from pipeline.store.status import DUE_DELIVERY, HALTED_EDITION, DeliveryStatus, EditionStatus
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -43,11 +43,13 @@ def due_rows(session: Session, edition_id: int) -> int:
 
 
 def editions_with_due_rows(session: Session) -> list[int]:
-    """Editions that still have rows pending or waiting for a retry, oldest first."""
+    """Editions that still have rows pending or waiting for a retry, oldest first (paused and
+    cancelled editions are not among them)."""
     return list(
         session.scalars(
             select(Delivery.edition_id)
-            .where(Delivery.status.in_(DUE_DELIVERY))
+            .join(Edition, Edition.id == Delivery.edition_id)
+            .where(Delivery.status.in_(DUE_DELIVERY), Edition.status.not_in(HALTED_EDITION))
             .group_by(Delivery.edition_id)
             .order_by(Delivery.edition_id)
         )
@@ -81,11 +83,13 @@ def editions_to_send(
     planned a moment ago already have tasks queued for them)."""
     rows = session.execute(
         select(Delivery.edition_id, func.count())
+        .join(Edition, Edition.id == Delivery.edition_id)
         .where(
             or_(
                 (Delivery.status == DeliveryStatus.PENDING) & (Delivery.updated_at <= now - idle),
                 (Delivery.status == DeliveryStatus.RETRY) & (Delivery.next_attempt_at <= now),
-            )
+            ),
+            Edition.status.not_in(HALTED_EDITION),
         )
         .group_by(Delivery.edition_id)
         .order_by(Delivery.edition_id)
@@ -101,6 +105,7 @@ class EditionSummary:
     cadence: str
     slot_date: date
     status: EditionStatus
+    status_reason: str | None
     papers: int
     segments: int
     deliveries: dict[str, int]
@@ -115,6 +120,7 @@ class EditionSummary:
             "cadence": self.cadence,
             "slot_date": self.slot_date.isoformat(),
             "status": str(self.status),
+            "status_reason": self.status_reason,
             "papers": self.papers,
             "segments": self.segments,
             "deliveries": self.deliveries,
@@ -132,6 +138,7 @@ def _summary(session: Session, e: Edition) -> EditionSummary:
         cadence=str(e.cadence),
         slot_date=e.slot_date,
         status=e.status,
+        status_reason=e.status_reason,
         papers=len(e.paper_ids),
         segments=int(segments or 0),
         deliveries=delivery_counts(session, e.id),
@@ -148,7 +155,9 @@ def latest_editions(session: Session, limit: int) -> list[EditionSummary]:
 
 
 def editions_in_flight(session: Session) -> list[EditionSummary]:
-    query = select(Edition).where(Edition.status != EditionStatus.DONE).order_by(Edition.id)
+    """Editions not finished: planned, sending or paused (done and cancelled ones are over)."""
+    over = (EditionStatus.DONE, EditionStatus.CANCELLED)
+    query = select(Edition).where(Edition.status.not_in(over)).order_by(Edition.id)
     return [_summary(session, e) for e in session.scalars(query)]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +19,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from pipeline.delivery.control import pause_edition
 from pipeline.delivery.ledger import (
     ClaimedDelivery,
     Ledger,
@@ -27,11 +29,17 @@ from pipeline.delivery.ledger import (
     claim_batch,
 )
 from pipeline.delivery.queries import due_rows, next_retry_in
-from pipeline.mail.transport import Transport
+from pipeline.mail.transport import SendOutcome, SendStatus, Transport
 from pipeline.readers.addresses import smtp_address
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Delivery, Edition, Subscriber, Suppression
-from pipeline.store.status import OPEN_DELIVERY, DeliveryStatus, EditionStatus, SubscriberStatus
+from pipeline.store.status import (
+    HALTED_EDITION,
+    OPEN_DELIVERY,
+    DeliveryStatus,
+    EditionStatus,
+    SubscriberStatus,
+)
 from pipeline.timeutil import utcnow
 
 
@@ -60,6 +68,7 @@ class SendReport:
     skipped: int = 0
     waiting: int | None = None  # rows left pending or in retry (counted by whole-edition runs)
     stopped: str | None = None  # why the loop stopped early (e.g. SMTP unreachable)
+    paused: str | None = None  # why the loop paused the edition (the relay refuses alike)
     errors: list[str] = field(default_factory=list)
 
     def count(self, status: DeliveryStatus) -> None:
@@ -72,6 +81,7 @@ class SendReport:
             self.waiting = (self.waiting or 0) + other.waiting
         self.errors.extend(other.errors)
         self.stopped = other.stopped or self.stopped
+        self.paused = other.paused or self.paused
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -82,6 +92,7 @@ class SendReport:
             "skipped": self.skipped,
             "waiting": self.waiting,
             "stopped": self.stopped,
+            "paused": self.paused,
             "errors": list(self.errors),
         }
 
@@ -114,6 +125,53 @@ def _not_mailable(
     return reasons
 
 
+PAUSE_WINDOW = 20  # outcomes the error rate is read over
+
+
+class _Watch:
+    """What the outcomes so far say about the relay: go on, stop this batch, or pause the
+    edition. A reader's own bounce says nothing about the relay; the same refusal for every
+    reader, or most messages failing, does."""
+
+    def __init__(self, policy: SendPolicy) -> None:
+        self.policy = policy
+        self.connection_failures = 0
+        self.same_refusals = 0
+        self.last_refusal: tuple[int | None, str | None] | None = None
+        self.recent: deque[bool] = deque(maxlen=PAUSE_WINDOW)  # True: failed or unknown
+
+    def observe(self, outcome: SendOutcome | None) -> tuple[str | None, str | None]:
+        """(why to stop the batch, why to pause the edition) after one more outcome;
+        None for an outcome means the message could not even be composed."""
+        status = outcome.status if outcome is not None else SendStatus.FAILED
+        self.recent.append(status in (SendStatus.FAILED, SendStatus.UNKNOWN))
+        if outcome is not None and outcome.connection:
+            self.connection_failures += 1
+        else:
+            self.connection_failures = 0
+        refused_message = (
+            outcome is not None and status == SendStatus.FAILED and not outcome.suppress
+        )
+        if refused_message and outcome is not None and outcome.signature == self.last_refusal:
+            self.same_refusals += 1
+        elif refused_message and outcome is not None:
+            self.same_refusals, self.last_refusal = 1, outcome.signature
+        else:
+            self.same_refusals, self.last_refusal = 0, None
+        detail = outcome.detail if outcome is not None else "the message could not be composed"
+        if self.same_refusals >= self.policy.pause_same_refusals:
+            why = f"the relay refused {self.same_refusals} messages in a row alike: {detail}"
+            return why, why
+        bad = sum(self.recent)
+        if len(self.recent) == PAUSE_WINDOW and bad / PAUSE_WINDOW > self.policy.pause_error_rate:
+            why = f"{bad} of the last {PAUSE_WINDOW} messages failed (last: {detail})"
+            return why, why
+        if self.connection_failures >= self.policy.breaker_failures:
+            why = f"{self.connection_failures} connection failures in a row: {detail}"
+            return why, None
+        return None, None
+
+
 class _Batch:
     """One claimed batch over one transport: every settled row is tallied in one place."""
 
@@ -132,6 +190,7 @@ class _Batch:
         self.report = report
         self.clock = clock
         self.on_settled = on_settled
+        self.watch = _Watch(ledger.policy)
 
     def tally(self, status: DeliveryStatus | None, times: int = 1) -> None:
         if status is None:
@@ -162,20 +221,27 @@ class _Batch:
             next_up = (delivery, composed.message_id) if composed is not None else None
             self.tally(self.ledger.settle_and_mark(in_flight, next_up, self.clock()))
             in_flight = None
+            outcome: SendOutcome | None = None
             if composed is None:
                 self.report.errors.append(error)
                 self.ledger.close_claimed([delivery], DeliveryStatus.FAILED, error, self.clock())
                 self.tally(DeliveryStatus.FAILED)
-                continue
-            recipient = smtp_address(delivery.email)  # IDN domains in A-label form (RFC 5891)
-            outcome = self.transport.send(self.composer.envelope_from, recipient, composed.message)
-            in_flight = Settlement(delivery, outcome, composed.message_id)
-            if outcome.systemic:
-                # The server is unreachable: the rest of the batch would fail the same way and
-                # burn an attempt each. Settle this one, give the others back untouched, stop.
+            else:
+                recipient = smtp_address(delivery.email)  # IDN domains as A-labels (RFC 5891)
+                outcome = self.transport.send(
+                    self.composer.envelope_from, recipient, composed.message
+                )
+                in_flight = Settlement(delivery, outcome, composed.message_id)
+            stop, pause = self.watch.observe(outcome)
+            if outcome is not None and outcome.systemic:
+                stop = f"SMTP server unreachable or refusing us: {outcome.detail}"
+            if stop is not None:
+                # The rest of the batch would fare the same and burn an attempt each: settle
+                # this one, give the others back untouched, stop.
                 self.tally(self.ledger.settle_and_mark(in_flight, None, self.clock()))
                 self.ledger.release(todo[position + 1 :], self.clock())
-                self.report.stopped = f"SMTP server unreachable or refusing us: {outcome.detail}"
+                self.report.stopped = stop
+                self.report.paused = pause
                 return
         if in_flight is not None:
             self.tally(self.ledger.settle_and_mark(in_flight, None, self.clock()))
@@ -220,6 +286,8 @@ def send_edition(
         finally:
             transport.close()
             ledger.close()
+        if report.paused:
+            pause_edition(factory, edition_id, report.paused)
         if report.stopped:
             break
     if max_batches is None:  # a batch task's report leaves the rest of the edition to others
@@ -245,6 +313,8 @@ def finish_if_done(factory: sessionmaker[Session], edition_id: int, now: datetim
         )
         if still_open is not None:
             return False
+        if edition is not None and edition.status in HALTED_EDITION:
+            return edition.status == EditionStatus.CANCELLED
         if edition is not None and edition.status != EditionStatus.DONE:
             edition.status = EditionStatus.DONE
             edition.completed_at = now

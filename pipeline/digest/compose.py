@@ -140,10 +140,10 @@ class DigestComposer:
             self._segments.popitem(last=False)
         return template
 
-    def reader_links(self, subscriber_id: int, token_version: int, edition_id: int) -> DigestLinks:
+    def reader_links(self, link_id: str, token_version: int, edition_id: int) -> DigestLinks:
         return DigestLinks(
-            unsubscribe_url=self.links.unsubscribe(subscriber_id, token_version),
-            preferences_url=self.links.preferences(subscriber_id, token_version),
+            unsubscribe_url=self.links.unsubscribe(link_id, token_version),
+            preferences_url=self.links.preferences(link_id, token_version),
             view_in_browser_url=self.links.archive(edition_id),
         )
 
@@ -176,7 +176,7 @@ class DigestComposer:
             delivery.edition_id,
             [str(pid) for pid in delivery.paper_ids],
             delivery.email,
-            self.reader_links(delivery.subscriber_id, delivery.token_version, delivery.edition_id),
+            self.reader_links(delivery.link_id, delivery.token_version, delivery.edition_id),
             message_id,
         )
         return Composed(message=message, message_id=message_id)

@@ -99,7 +99,7 @@ def preview_digest(
                 )
             keys = [str(pid) for pid in segment.paper_ids]
             recipient = reader.email
-            links = composer.reader_links(reader.id, reader.token_version, edition.id)
+            links = composer.reader_links(reader.link_id, reader.token_version, edition.id)
         message = composer.reading(lambda _edition_id: content).message_for(
             edition.id,
             keys,

@@ -102,8 +102,11 @@ class MessageTemplate:
         list_id: str,
         feedback_id: str,
         sender_domain: str,
+        bulk: bool = True,
     ) -> MessageTemplate:
-        """Check and encode everything that is the same for every reader of a segment."""
+        """Check and encode everything that is the same for every reader of a segment.
+
+        `bulk` marks list mail (digests) with Precedence: bulk; a confirmation is not."""
         check_domain("sender_domain", sender_domain)
         check_line("list_id", list_id, max_length=250)
         check_line("feedback_id", feedback_id, max_length=250)
@@ -120,6 +123,10 @@ class MessageTemplate:
         tail = b"MIME-Version: 1.0\r\n" + f"List-Id: {list_id_value}\r\n".encode("ascii")
         if feedback_id:  # Gmail's feedback loop groups complaints by this (optional).
             tail += f"Feedback-ID: {feedback_id}\r\n".encode("ascii")
+        # RFC 3834: machine-made mail; vacation responders and autoreplies must not answer it.
+        tail += b"Auto-Submitted: auto-generated\r\n"
+        if bulk:  # list mail: autoresponders and old list software leave it alone (RFC 2076)
+            tail += b"Precedence: bulk\r\n"
         return cls(
             text=text,
             html=html,

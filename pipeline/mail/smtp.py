@@ -13,6 +13,7 @@ from collections.abc import Callable
 from types import TracebackType
 
 from pipeline.mail.headers import check_address
+from pipeline.mail.replies import Scope, Stage, classify
 from pipeline.mail.smtp_url import SmtpConfig, parse_smtp_url
 from pipeline.mail.transport import SendOutcome, SendStatus
 from pipeline.text import one_line
@@ -154,6 +155,7 @@ class SmtpTransport:
                     code,
                     f"cannot use SMTP server {where}: " + describe(exc),
                     systemic=True,
+                    connection=True,
                 )
         return self._transaction(self._conn, envelope_from, to_addr, message)
 
@@ -184,17 +186,19 @@ class SmtpTransport:
                     None,
                     "connection lost after the message was "
                     "sent, before the server confirmed it: " + describe(exc),
+                    connection=True,
                 )
             return SendOutcome(
                 SendStatus.RETRY,
                 None,
                 "connection lost before the message was sent: " + describe(exc),
+                connection=True,
             )
         text = one_line(f"{code} {one_line(reply)}", 300)
         if 200 <= code < 300:
             return SendOutcome(SendStatus.SENT, code, text)
         if code in range(400, 600):
-            return self._refused(conn, "message", code, reply, about_reader=True)
+            return self._refused(conn, "message", code, reply)
         return SendOutcome(SendStatus.UNKNOWN, code, "unreadable reply to the message: " + text)
 
     def _envelope_stepwise(
@@ -203,13 +207,13 @@ class SmtpTransport:
         """MAIL, RCPT, DATA one round trip each; None when the server is ready for the body."""
         code, reply = conn.mail(envelope_from, options)
         if code != 250:
-            return self._refused(conn, "MAIL FROM", code, reply, about_reader=False)
+            return self._refused(conn, "MAIL FROM", code, reply)
         code, reply = conn.rcpt(to_addr)
         if code not in (250, 251):
-            return self._refused(conn, "RCPT TO", code, reply, about_reader=True)
+            return self._refused(conn, "RCPT TO", code, reply)
         code, reply = conn.docmd("DATA")
         if code != 354:
-            return self._refused(conn, "DATA", code, reply, about_reader=True)
+            return self._refused(conn, "DATA", code, reply)
         return None
 
     def _envelope_pipelined(
@@ -229,23 +233,35 @@ class SmtpTransport:
             conn.send(b".\r\n")
             conn.getreply()
         if mail_code != 250:
-            return self._refused(conn, "MAIL FROM", mail_code, mail_reply, about_reader=False)
+            return self._refused(conn, "MAIL FROM", mail_code, mail_reply)
         if rcpt_code not in (250, 251):
-            return self._refused(conn, "RCPT TO", rcpt_code, rcpt_reply, about_reader=True)
+            return self._refused(conn, "RCPT TO", rcpt_code, rcpt_reply)
         if data_code != 354:
-            return self._refused(conn, "DATA", data_code, data_reply, about_reader=True)
+            return self._refused(conn, "DATA", data_code, data_reply)
         return None
 
-    def _refused(
-        self, conn: smtplib.SMTP, stage: str, code: int, reply: bytes, *, about_reader: bool
-    ) -> SendOutcome:
-        detail = one_line(f"{stage} refused: {code} {one_line(reply)}", 300)
+    def _refused(self, conn: smtplib.SMTP, stage: Stage, code: int, reply: bytes) -> SendOutcome:
+        """A 4xx/5xx at `stage`, classified by its enhanced status code (mail/replies.py)."""
+        text = one_line(reply)
+        detail = one_line(f"{stage} refused: {code} {text}", 300)
+        verdict = classify(stage, code, text)
         if code == 421:  # RFC 5321 3.8: the server is closing the connection
             self._drop()
-            return SendOutcome(SendStatus.RETRY, code, detail)
+            return SendOutcome(SendStatus.RETRY, code, detail, enhanced=verdict.enhanced)
         try:
             conn.rset()  # RFC 5321 4.1.1.5: abort the transaction, keep the connection
         except (smtplib.SMTPException, OSError):
             self._drop()
-        status = SendStatus.FAILED if about_reader and 500 <= code < 600 else SendStatus.RETRY
-        return SendOutcome(status, code, detail, systemic=not about_reader)
+        if verdict.scope == Scope.TEMPORARY:
+            return SendOutcome(SendStatus.RETRY, code, detail, enhanced=verdict.enhanced)
+        if verdict.scope == Scope.SENDER:  # ours to fix: every reader would fail the same way
+            return SendOutcome(
+                SendStatus.RETRY, code, detail, systemic=True, enhanced=verdict.enhanced
+            )
+        return SendOutcome(
+            SendStatus.FAILED,
+            code,
+            detail,
+            suppress=verdict.scope == Scope.ADDRESS,
+            enhanced=verdict.enhanced,
+        )

@@ -4,13 +4,15 @@
 - "sent": the server took responsibility (2xx after the body, RFC 5321 section 4.2.1);
 - "retry": nothing was delivered (4xx, or the connection failed before the body was sent):
   sending again later cannot duplicate the message;
-- "failed": the server refused this recipient or message for good (5xx): suppress, never resend;
+- "failed": the server refused this message for good (5xx); `suppress` says whether it refused
+  the recipient's address itself (RFC 3463 X.1.x: never mail it again) or only this message
+  (policy, spam, size, content: the reader stays subscribed), see pipeline/mail/replies.py;
 - "unknown": the connection was lost after the whole body was sent but before the final reply.
   The server may already have queued it (RFC 1047 duplicate-message problem), so the caller
   must not retry automatically.
 Anything that is about the connection or our own sender (cannot connect, TLS, AUTH, MAIL FROM
-refused) is "retry", never "failed": it says nothing about the reader, who must not be
-suppressed because our relay is misconfigured.
+refused, relaying denied) is "retry" and `systemic`, never "failed": it says nothing about the
+reader, who must not be suppressed because our relay is misconfigured.
 """
 
 from __future__ import annotations
@@ -35,6 +37,16 @@ class SendOutcome:
     # True when the trouble is ours or the server's, not this reader's (cannot connect, TLS,
     # AUTH, MAIL FROM refused): the rest of a batch would fail the same way right now.
     systemic: bool = False
+    # True only for a permanent refusal of the recipient's address (never mail it again).
+    suppress: bool = False
+    # True when the connection failed (refused, dropped, timed out), not the server's reply.
+    connection: bool = False
+    enhanced: str | None = None  # the RFC 3463 code of the reply, e.g. "5.7.1"
+
+    @property
+    def signature(self) -> tuple[int | None, str | None]:
+        """What makes two refusals "the same reply" (a relay refusing everyone alike)."""
+        return self.code, self.enhanced
 
 
 class Transport(Protocol):

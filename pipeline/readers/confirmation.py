@@ -68,12 +68,13 @@ class Confirmations:
             list_id=self.sender.list_id,
             feedback_id="confirm:paperround",
             sender_domain=self.sender.domain,
+            bulk=False,
         )
 
-    def compose(self, subscriber_id: int, version: int, email: str) -> ConfirmationMail:
+    def compose(self, link_id: str, version: int, email: str) -> ConfirmationMail:
         """One reader's confirmation message (CRLF, 7-bit), ready for SMTP DATA."""
         to_addr = smtp_address(email)
-        confirm_url = self.links.confirm(subscriber_id, version)
+        confirm_url = self.links.confirm(link_id, version)
         if safe_url(confirm_url) != confirm_url:
             raise ValueError(f"confirmation URL is not a plain http(s) URL: {confirm_url[:100]!r}")
         message_id = new_message_id(self.sender.domain)
@@ -82,7 +83,7 @@ class Confirmations:
         message = self.template().render_for(
             to_addr,
             ConfirmationFields(confirm_url=confirm_url, email=email).values(),
-            unsubscribe_url=self.links.unsubscribe(subscriber_id, version),
+            unsubscribe_url=self.links.unsubscribe(link_id, version),
             unsubscribe_mailto="",
             message_id=message_id,
         )
@@ -100,9 +101,9 @@ class Confirmations:
             subscriber = session.get(Subscriber, subscriber_id)
             if subscriber is None or subscriber.status != SubscriberStatus.PENDING:
                 return SendOutcome(SendStatus.FAILED, None, "reader is not pending confirmation")
-            email, version = subscriber.email, subscriber.token_version
+            email, version, link_id = subscriber.email, subscriber.token_version, subscriber.link_id
         try:
-            mail = self.compose(subscriber_id, version, email)
+            mail = self.compose(link_id, version, email)
         except ValueError as exc:
             log.warning("confirmation for reader %s not sent: %s", subscriber_id, exc)
             return SendOutcome(SendStatus.FAILED, None, str(exc))

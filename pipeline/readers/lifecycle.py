@@ -179,10 +179,10 @@ def _activate(subscriber: Subscriber, now: datetime) -> None:
 
 
 def confirm(
-    session: Session, subscriber_id: int, version: int, now: datetime | None = None
+    session: Session, link_id: str, version: int, now: datetime | None = None
 ) -> Subscriber:
     """Activate a pending reader from a confirm link; replaying the link is harmless."""
-    subscriber = _from_link(session, subscriber_id, version)
+    subscriber = _from_link(session, link_id, version)
     if subscriber.status in SUPPRESSED_READER:
         raise SubscriptionError("This address can no longer receive mail from us.")
     if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
@@ -193,10 +193,10 @@ def confirm(
 
 
 def unsubscribe(
-    session: Session, subscriber_id: int, version: int, now: datetime | None = None
+    session: Session, link_id: str, version: int, now: datetime | None = None
 ) -> Subscriber:
     """Unsubscribe at once (one click, RFC 8058); doing it twice is harmless."""
-    subscriber = _from_link(session, subscriber_id, version)
+    subscriber = _from_link(session, link_id, version)
     if subscriber.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
         subscriber.status = SubscriberStatus.UNSUBSCRIBED
         subscriber.unsubscribed_at = now or utcnow()
@@ -204,20 +204,20 @@ def unsubscribe(
 
 
 def update_preferences(
-    session: Session, subscriber_id: int, version: int, prefs: Preferences, *, max_papers: int
+    session: Session, link_id: str, version: int, prefs: Preferences, *, max_papers: int
 ) -> Subscriber:
-    subscriber = _from_link(session, subscriber_id, version)
+    subscriber = _from_link(session, link_id, version)
     _prefs_to_row(subscriber, validate(prefs, max_papers))
     return subscriber
 
 
-def reader_from_link(session: Session, subscriber_id: int, version: int) -> Subscriber:
+def reader_from_link(session: Session, link_id: str, version: int) -> Subscriber:
     """The reader a signed link names, if the link was not revoked."""
-    return _from_link(session, subscriber_id, version)
+    return _from_link(session, link_id, version)
 
 
-def _from_link(session: Session, subscriber_id: int, version: int) -> Subscriber:
-    subscriber = session.get(Subscriber, subscriber_id)
+def _from_link(session: Session, link_id: str, version: int) -> Subscriber:
+    subscriber = session.scalar(select(Subscriber).where(Subscriber.link_id == link_id))
     if subscriber is None or subscriber.token_version != version:
         raise SubscriptionError("This link is no longer valid.")
     return subscriber

@@ -4,14 +4,16 @@
 paths); `Signer` makes and checks the tokens inside them.
 
 Each token is signed with the secret key AND its purpose (itsdangerous salt), so a token made
-for one purpose never works for another. It carries the reader's token version: bumping it
-revokes every link sent before. Confirm links expire; unsubscribe and preferences links must
-keep working from old digests, so they do not.
+for one purpose never works for another. It carries the reader's opaque link id (random, never
+the row id: a link must not tell how many readers there are or let anyone guess another's)
+and token version: bumping the version revokes every link sent before. Confirm links expire;
+unsubscribe and preferences links must keep working from old digests, so they do not.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ from pathlib import Path
 from itsdangerous import BadData, SignatureExpired, TimestampSigner
 from itsdangerous import Signer as ItsSigner
 
+_LINK_ID = re.compile(r"[0-9a-f]{24}")
 PURPOSES = {"confirm": 7 * 24 * 3600, "unsubscribe": None, "preferences": None}
 
 
@@ -32,7 +35,7 @@ class TokenError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class TokenClaims:
-    subscriber_id: int
+    link_id: str
     version: int
 
 
@@ -59,7 +62,7 @@ def load_or_create_secret(configured: str, data_dir: Path) -> str:
 class Signer:
     """Makes and checks the tokens of every purpose with one secret key.
 
-    A token is "<reader id>-<token version>" signed with HMAC-SHA256 under a per-purpose salt
+    A token is "<link id>-<token version>" signed with HMAC-SHA256 under a per-purpose salt
     (plus a timestamp for expiring purposes). Compact on purpose: one is made per reader per
     digest, and itsdangerous' JSON serializers (zlib-compressing each payload) cost more than
     the rest of composing a message.
@@ -75,8 +78,10 @@ class Signer:
             for purpose, max_age in PURPOSES.items()
         }
 
-    def make(self, purpose: str, subscriber_id: int, version: int) -> str:
-        return self._signers[purpose].sign(f"{subscriber_id}-{version}").decode("ascii")
+    def make(self, purpose: str, link_id: str, version: int) -> str:
+        if not _LINK_ID.fullmatch(link_id):
+            raise ValueError(f"not a link id: {link_id[:40]!r}")
+        return self._signers[purpose].sign(f"{link_id}-{version}").decode("ascii")
 
     def check(self, purpose: str, token: str) -> TokenClaims:
         """The claims of a valid token, else TokenError. Revocation is the caller's check."""
@@ -93,9 +98,9 @@ class Signer:
         except BadData:
             raise TokenError("This link is not valid.") from None
         ident, dash, version = value.decode("ascii", "replace").partition("-")
-        if not (dash and ident.isdigit() and version.isdigit()):
+        if not (dash and _LINK_ID.fullmatch(ident) and version.isdigit() and len(version) < 10):
             raise TokenError("This link is not valid.")
-        return TokenClaims(subscriber_id=int(ident), version=int(version))
+        return TokenClaims(link_id=ident, version=int(version))
 
 
 @dataclass(frozen=True)
@@ -106,14 +111,14 @@ class LinkMaker:
     def _url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
 
-    def confirm(self, subscriber_id: int, version: int) -> str:
-        return self._url("/confirm/" + self.signer.make("confirm", subscriber_id, version))
+    def confirm(self, link_id: str, version: int) -> str:
+        return self._url("/confirm/" + self.signer.make("confirm", link_id, version))
 
-    def unsubscribe(self, subscriber_id: int, version: int) -> str:
-        return self._url("/unsubscribe/" + self.signer.make("unsubscribe", subscriber_id, version))
+    def unsubscribe(self, link_id: str, version: int) -> str:
+        return self._url("/unsubscribe/" + self.signer.make("unsubscribe", link_id, version))
 
-    def preferences(self, subscriber_id: int, version: int) -> str:
-        return self._url("/preferences/" + self.signer.make("preferences", subscriber_id, version))
+    def preferences(self, link_id: str, version: int) -> str:
+        return self._url("/preferences/" + self.signer.make("preferences", link_id, version))
 
     def archive(self, edition_id: int) -> str:
         """The view-in-browser page: the edition without any reader's personal links."""

@@ -5,6 +5,7 @@ Timestamps are timezone-aware UTC; defaults run per row (a callable), never once
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -60,6 +61,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def new_link_id() -> str:
+    """An opaque, unguessable id for a reader's signed links (96 random bits, hex)."""
+    return secrets.token_hex(12)
 
 
 class Base(DeclarativeBase):
@@ -159,7 +165,9 @@ class Subscriber(Base):
     case-folded form, unique, so "Ann@X.org" and "ann@x.org" are one reader.
 
     status (SubscriberStatus): pending -> active -> unsubscribed -> pending (subscribing
-    again); bounced and complained are written by suppression and never left by any code path.
+    again, confirmed by the reader); bounced and complained are written by suppression. No code
+    path makes a reader who left, bounced or complained active again without the reader's own
+    confirmation. `link_id` is the opaque id signed links carry (never the row id).
     """
 
     __tablename__ = "subscribers"
@@ -167,6 +175,11 @@ class Subscriber(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     email: Mapped[str] = mapped_column(String(320))
     email_key: Mapped[str] = mapped_column(String(320), unique=True)
+    link_id: Mapped[str] = mapped_column(
+        String(32),
+        default=new_link_id,
+        unique=True,  # uq_subscribers_link_id
+    )
     status: Mapped[SubscriberStatus] = mapped_column(
         EnumText(SubscriberStatus), default=SubscriberStatus.PENDING, index=True
     )
@@ -191,9 +204,11 @@ class Subscriber(Base):
 
 
 class Suppression(Base):
-    """An address we must not mail, checked before every send.
+    """An address we must not mail, checked before every send and every subscribe or import.
 
-    reason (SuppressionReason): bounced (a permanent SMTP refusal), complained, admin.
+    reason (SuppressionReason): bounced (a permanent SMTP refusal of the address), complained,
+    admin (`paperround suppressions add`), erased (`subscribers remove`: the address is kept
+    only as a hash, `email_key` = "sha256:<hex>", so a later import cannot re-add it).
     """
 
     __tablename__ = "suppressions"
@@ -205,11 +220,27 @@ class Suppression(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class SuppressionLog(Base):
+    """Every suppression added or lifted: the audit trail of `paperround suppressions`."""
+
+    __tablename__ = "suppression_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email_key: Mapped[str] = mapped_column(String(320), index=True)
+    action: Mapped[str] = mapped_column(String(10))  # add | remove
+    reason: Mapped[SuppressionReason] = mapped_column(EnumText(SuppressionReason))
+    detail: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(100))  # "cli", "send loop", "import", ...
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Edition(Base):
     """One issue of the digest for a cadence and date slot, with its ranked papers.
 
     status (EditionStatus): planned -> done once no delivery is open; a deliberate resend
-    sets sending; readers planned into a done edition set it back to planned.
+    sets sending; readers planned into a done edition set it back to planned; paused (by the
+    send loop when the relay refuses alike or too often, or by an admin) until resumed;
+    cancelled by an admin. `status_reason` says why an edition is paused or cancelled.
     """
 
     __tablename__ = "editions"
@@ -227,6 +258,7 @@ class Edition(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Segment(Base):

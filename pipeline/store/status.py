@@ -56,12 +56,18 @@ class SuppressionReason(StrEnum):
     BOUNCED = "bounced"
     COMPLAINED = "complained"
     ADMIN = "admin"
+    ERASED = "erased"  # the reader asked to be forgotten: only a hash of the address is kept
 
 
 class EditionStatus(StrEnum):
     PLANNED = "planned"  # rows planned, none sent yet (or new readers joined a sent edition)
     SENDING = "sending"  # a deliberate resend put rows back to pending
     DONE = "done"  # no open row left
+    PAUSED = "paused"  # no row is claimed until an admin resumes it (status_reason says why)
+    CANCELLED = "cancelled"  # an admin stopped it: its waiting rows were skipped
+
+
+HALTED_EDITION = (EditionStatus.PAUSED, EditionStatus.CANCELLED)
 
 
 class SourceStatus(StrEnum):

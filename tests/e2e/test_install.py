@@ -118,12 +118,12 @@ def test_installed_package_runs_from_outside_the_checkout(installed: Path, tmp_p
             base_url="https://papers.example.org",
         )
         wiring = Wiring(settings)
-        mail = wiring.confirmations.compose(7, 1, "reader@example.net")
+        mail = wiring.confirmations.compose("a1" * 12, 1, "reader@example.net")
         html, text, _ = message_parts(mail.message)
         print(json.dumps({
             "pipeline": pipeline.__file__, "workers": workers.__file__,
             "templates": str(templates_dir()), "config": str(config_dir()),
-            "path": sys.path, "html": html, "text": text, "url": wiring.links.confirm(7, 1),
+            "path": sys.path, "html": html, "text": text, "url": wiring.links.confirm("a1" * 12, 1),
         }))
         """
     )

@@ -110,4 +110,3 @@ def test_one_answer_to_is_it_redis_and_is_it_the_capture_server(
     assert (settings.broker_is_redis, settings.smtp_is_capture) == (redis, capture)
     if capture:
         assert settings.effective_smtp_url == f"smtp://127.0.0.1:{settings.capture_port}"
-

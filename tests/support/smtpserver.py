@@ -8,6 +8,7 @@
         server.reply_to_data("spam@example.net", "554 5.7.1 Rejected as spam")
         server.drop_after_messages(5)               # close after the 5th accepted message
         server.drop_after_data("lost@example.net")  # read the body, then hang up, no reply
+        server.stall_after_data("*")                # read every body, never answer ("*": all)
         server.refuse_connections()                 # stop listening: ECONNREFUSED
         server.accept_connections()                 # listen again on the same port
         transport = SmtpTransport.from_url(server.url)
@@ -104,7 +105,8 @@ class _Handler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        reply = self.owner._rcpt_replies.get(address.lower())
+        replies = self.owner._rcpt_replies
+        reply = replies.get(address.lower(), replies.get("*"))
         if reply is not None:
             return reply
         envelope.rcpt_tos.append(address)
@@ -114,13 +116,17 @@ class _Handler:
         owner = self.owner
         rcpts = tuple(envelope.rcpt_tos)
         data = envelope.original_content or b""
-        if any(r.lower() in owner._drop_after_data for r in rcpts):
+        if any(r.lower() in owner._stall_after_data for r in (*rcpts, "*")):
+            with owner.lock:
+                owner.unanswered.append(data)
+            await asyncio.sleep(3600)  # read the body, then never answer: the client times out
+        if any(r.lower() in owner._drop_after_data for r in (*rcpts, "*")):
             with owner.lock:
                 owner.unanswered.append(data)
             assert server.transport is not None
             server.transport.close()
             await asyncio.sleep(3600)  # cancelled by connection_lost: no reply is ever sent
-        for rcpt in rcpts:
+        for rcpt in (*rcpts, "*"):
             reply = owner._data_replies.get(rcpt.lower())
             if reply is not None:
                 return reply
@@ -162,6 +168,7 @@ class ScriptedSmtpServer:
         self._rcpt_replies: dict[str, str] = {}
         self._data_replies: dict[str, str] = {}
         self._drop_after_data: set[str] = set()
+        self._stall_after_data: set[str] = set()
         self._drop_after: int | None = None
         kwargs: dict[str, Any] = {"auth_require_tls": auth_require_tls}
         if tls is not None:
@@ -196,12 +203,17 @@ class ScriptedSmtpServer:
     def drop_after_data(self, address: str) -> None:
         self._drop_after_data.add(address.lower())
 
+    def stall_after_data(self, address: str) -> None:
+        """Take the body for `address`, then say nothing (the sender's read times out)."""
+        self._stall_after_data.add(address.lower())
+
     def clear_rules(self) -> None:
         """Forget every scripted reply and drop: the server accepts everything again."""
         with self.lock:
             self._rcpt_replies.clear()
             self._data_replies.clear()
             self._drop_after_data.clear()
+            self._stall_after_data.clear()
             self._drop_after = None
 
     def drop_after_messages(self, count: int) -> None:

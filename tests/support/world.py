@@ -93,3 +93,15 @@ def add_readers(
         for s in range(0, len(rows), 2000):
             session.execute(insert(Subscriber), rows[s : s + 2000])
     return [str(r["email"]) for r in rows]
+
+
+def link_id_of(sessions, email: str) -> str:
+    """The opaque id in a reader's signed links."""
+    from sqlalchemy import select
+
+    from pipeline.store.models import Subscriber
+
+    with sessions() as session:
+        return str(
+            session.scalars(select(Subscriber.link_id).where(Subscriber.email == email)).one()
+        )

@@ -1,9 +1,10 @@
-"""`paperround editions list|show`: planned and sent editions."""
+"""`paperround editions list|show|pause|resume|cancel`: planned and sent editions."""
 
 from __future__ import annotations
 
 import click
 
+from pipeline.delivery.control import cancel_edition, pause_edition, resume_edition
 from pipeline.delivery.queries import edition_summary, failures, latest_editions
 from pipeline.digest.planning import papers_of_edition
 from workers.cli.output import emit, json_option
@@ -62,6 +63,8 @@ def editions_show(rt: Runtime, edition_id: int, as_json: bool) -> None:
     def human() -> None:
         s = summary
         click.echo(f"edition #{s.id}: {s.cadence} {s.slot_date}, {s.status}")
+        if s.status_reason:
+            click.echo(f"  why {s.status}: {s.status_reason}")
         click.echo(
             f"  window: {s.window_start:%Y-%m-%d %H:%M} .. {s.window_end:%Y-%m-%d %H:%M} UTC"
         )
@@ -78,3 +81,45 @@ def editions_show(rt: Runtime, edition_id: int, as_json: bool) -> None:
             )
 
     emit(data, as_json, human)
+
+
+@editions.command("pause")
+@click.argument("edition_id", type=int)
+@click.option("--reason", default="paused by an admin", show_default=True, help="Shown by status.")
+@pass_runtime
+@friendly_errors
+def editions_pause(rt: Runtime, edition_id: int, reason: str) -> None:
+    """Stop sending edition EDITION_ID; its readers wait in the ledger until it is resumed."""
+    if pause_edition(rt.sessions, edition_id, reason):
+        click.echo(
+            f"edition {edition_id} paused; `paperround editions resume {edition_id}` goes on"
+        )
+    else:
+        click.echo(f"edition {edition_id} was already paused or cancelled")
+
+
+@editions.command("resume")
+@click.argument("edition_id", type=int)
+@pass_runtime
+@friendly_errors
+def editions_resume(rt: Runtime, edition_id: int) -> None:
+    """Let a paused edition send again (the workers pick it up within a minute or two)."""
+    resume_edition(rt.sessions, edition_id)
+    click.echo(
+        f"edition {edition_id} resumed; `paperround digest send --edition {edition_id}` sends "
+        "it now in this process, or the workers pick it up on their next round"
+    )
+
+
+@editions.command("cancel")
+@click.argument("edition_id", type=int)
+@click.option("--reason", default="cancelled by an admin", show_default=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_runtime
+@friendly_errors
+def editions_cancel(rt: Runtime, edition_id: int, reason: str, yes: bool) -> None:
+    """Stop edition EDITION_ID for good: readers not sent yet are skipped (not resent later)."""
+    if not yes and not click.confirm(f"Cancel edition {edition_id} for every reader not sent yet?"):
+        raise click.exceptions.Exit(1)
+    skipped = cancel_edition(rt.sessions, edition_id, reason)
+    click.echo(f"edition {edition_id} cancelled; {skipped} waiting deliveries skipped")

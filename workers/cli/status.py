@@ -55,6 +55,10 @@ def status(rt: Runtime, as_json: bool) -> None:
         for e in ledger.in_flight:
             counts = counts_line(e.deliveries, "no deliveries")
             click.echo(f"  #{e.id} {e.cadence} {e.slot_date} ({e.status}): {counts}")
+            if e.status_reason:
+                click.echo(f"      {e.status}: {e.status_reason}")
+                if e.status == "paused":
+                    click.echo(f"      fix the cause, then `paperround editions resume {e.id}`")
         click.echo("deliveries: " + counts_line(ledger.deliveries, "none"))
         click.echo("suppressions: " + counts_line(ledger.suppressions, "none"))
 

@@ -88,5 +88,5 @@ def api_unsubscribe() -> Response:
     found = claims("unsubscribe", token)
     with write_transaction(web().sessions) as session:
         reader(session, "unsubscribe", token)
-        unsubscribe(session, found.subscriber_id, found.version)
+        unsubscribe(session, found.link_id, found.version)
     return jsonify({"status": "unsubscribed"})

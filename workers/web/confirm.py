@@ -20,11 +20,11 @@ def confirm_link(token: str) -> str:
     found = claims("confirm", token)
     with write_transaction(w.sessions) as session:
         try:
-            was_active = reader_from_link(session, found.subscriber_id, found.version).status
-            reader = confirm(session, found.subscriber_id, found.version)
+            was_active = reader_from_link(session, found.link_id, found.version).status
+            reader = confirm(session, found.link_id, found.version)
         except SubscriptionError as exc:
             raise LinkProblem(404, str(exc)) from None
-        preferences_url = w.links.preferences(reader.id, reader.token_version)
+        preferences_url = w.links.preferences(reader.link_id, reader.token_version)
         cadence = reader.cadence
     return render_template(
         "confirmed.html.j2",

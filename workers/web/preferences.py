@@ -31,7 +31,7 @@ def _page(
         token=token,
         email=subscriber.email,
         status=subscriber.status,
-        unsubscribe_url=w.links.unsubscribe(subscriber.id, subscriber.token_version),
+        unsubscribe_url=w.links.unsubscribe(subscriber.link_id, subscriber.token_version),
         values=values,
         errors=errors,
         saved=saved,
@@ -78,7 +78,7 @@ def save(token: str) -> Response | tuple[str, int]:
             try:
                 update_preferences(
                     session,
-                    found.subscriber_id,
+                    found.link_id,
                     found.version,
                     prefs,
                     max_papers=w.settings.max_papers_per_digest,

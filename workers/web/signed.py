@@ -30,6 +30,6 @@ def claims(purpose: str, token: str) -> TokenClaims:
 def reader(session: Session, purpose: str, token: str) -> Subscriber:
     found = claims(purpose, token)
     try:
-        return reader_from_link(session, found.subscriber_id, found.version)
+        return reader_from_link(session, found.link_id, found.version)
     except SubscriptionError as exc:
         raise LinkProblem(404, str(exc)) from None

@@ -41,7 +41,7 @@ def unsubscribe_post(token: str) -> str | Response:
     found = claims("unsubscribe", token)
     with write_transaction(w.sessions) as session:
         reader(session, "unsubscribe", token)
-        subscriber = unsubscribe(session, found.subscriber_id, found.version)
+        subscriber = unsubscribe(session, found.link_id, found.version)
         email = subscriber.email
     if is_one_click():
         # RFC 8058: the mail client only needs a 2xx; keep the answer small and plain.

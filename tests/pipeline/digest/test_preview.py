@@ -104,3 +104,32 @@ def test_the_archive_page_is_the_message_with_neutral_links(store: Store, tmp_pa
     assert page.count("https://papers.example.org/unsubscribe") == 2  # preferences + unsubscribe
     assert "PRx" not in page and "/preferences/" not in page
     assert edition_page(wiring.composer(), edition_id + 99, "https://x.example/") is None
+
+
+def test_digests_are_marked_as_list_mail_and_offer_no_guessable_mailto(
+    store: Store, tmp_path: Path
+) -> None:
+    seed_papers(store.sessions, n=3)
+    add_readers(store.sessions, 1)
+    wiring = Wiring(settings_for(tmp_path, store.url), store.sessions)
+    message = message_from_bytes(
+        _preview(store, wiring, email="reader0@example.net").message, policy=policy.default
+    )
+    assert message["Precedence"] == "bulk"
+    assert message["Auto-Submitted"] == "auto-generated"
+    unsubscribe = str(message["List-Unsubscribe"])
+    assert unsubscribe.startswith("<https://papers.example.org/unsubscribe/")
+    assert "mailto:" not in unsubscribe  # no mailbox of ours reads unsubscribe mail
+    with store.sessions() as session:
+        from pipeline.readers.lifecycle import find
+
+        reader = find(session, "reader0@example.net")
+        assert reader is not None
+    token = unsubscribe.strip("<>").rpartition("/")[2]
+    assert token.startswith(reader.link_id + "-") and f"{reader.id}-" not in token[:3]
+    confirmation = message_from_bytes(
+        wiring.confirmations.compose(reader.link_id, 1, reader.email).message,
+        policy=policy.default,
+    )
+    assert confirmation["Auto-Submitted"] == "auto-generated"
+    assert confirmation["Precedence"] is None  # one reader's own request, not list mail

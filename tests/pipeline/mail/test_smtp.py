@@ -116,7 +116,10 @@ def test_451_is_retry_and_the_connection_keeps_working(server: ScriptedSmtpServe
         busy = transport.send(FROM, "busy@example.net", message(1))
         after = transport.send(FROM, "ok@example.net", message(2))
     assert busy == SendOutcome(
-        SendStatus.RETRY, 451, "RCPT TO refused: 451 4.3.0 Mailbox busy, try later"
+        SendStatus.RETRY,
+        451,
+        "RCPT TO refused: 451 4.3.0 Mailbox busy, try later",
+        enhanced="4.3.0",
     )
     assert after.status == "sent"
     assert server.sessions == 1  # RSET, not a reconnect
@@ -131,10 +134,18 @@ def test_550_is_failed_with_code_and_text(server: ScriptedSmtpServer) -> None:
         spam = transport.send(FROM, "spam@example.net", message(2))
         after = transport.send(FROM, "ok@example.net", message(3))
     assert gone == SendOutcome(
-        SendStatus.FAILED, 550, "RCPT TO refused: 550 5.1.1 <gone@example.net>: no such user"
+        SendStatus.FAILED,
+        550,
+        "RCPT TO refused: 550 5.1.1 <gone@example.net>: no such user",
+        suppress=True,  # the address does not exist: never mail it again
+        enhanced="5.1.1",
     )
     assert spam == SendOutcome(
-        SendStatus.FAILED, 554, "message refused: 554 5.7.1 Message rejected as spam"
+        SendStatus.FAILED,
+        554,
+        "message refused: 554 5.7.1 Message rejected as spam",
+        suppress=False,  # the message was refused, not the reader
+        enhanced="5.7.1",
     )
     assert after.status == "sent"
     assert server.sessions == 1

@@ -17,7 +17,7 @@ from tests.support.world import add_readers, settings_for
 
 def test_message_has_headers_text_and_html(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, "sqlite://")
-    mail = Wiring(settings).confirmations.compose(7, 3, "ann@bücher.example")
+    mail = Wiring(settings).confirmations.compose("a1" * 12, 3, "ann@bücher.example")
     assert mail.to_addr == "ann@xn--bcher-kva.example"
     msg = email.message_from_bytes(mail.message, policy=email.policy.default)
     assert msg["Subject"] == "Confirm your Paperround subscription"
@@ -25,7 +25,7 @@ def test_message_has_headers_text_and_html(tmp_path: Path) -> None:
     assert msg["Date"] and "digest@paperround.example.org" in msg["From"]
     text = msg.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     html = msg.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
-    link = Wiring(settings).links.confirm(7, 3)
+    link = Wiring(settings).links.confirm("a1" * 12, 3)
     assert link in text and link in html and "ann@bücher.example" in text
     assert "<script" not in html.lower()
     assert all(len(line) <= 998 for line in mail.message.split(b"\r\n"))  # RFC 5322 2.1.1

@@ -13,7 +13,7 @@ from pipeline.readers.lifecycle import suppress
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Source
 from pipeline.store.status import SuppressionReason
-from tests.support.world import add_readers
+from tests.support.world import add_readers, link_id_of
 from tests.workers.web.site import Site
 
 
@@ -24,8 +24,8 @@ def _path(url: str, site: Site) -> str:
 def test_forms_without_a_valid_csrf_token_are_refused(site: Site) -> None:
     add_readers(site.sessions, 1, domain="csrf.example")
     maker = site.links
-    prefs = _path(maker.preferences(1, 1), site)
-    unsub = _path(maker.unsubscribe(1, 1), site)
+    prefs = _path(maker.preferences(link_id_of(site.sessions, "reader0@csrf.example"), 1), site)
+    unsub = _path(maker.unsubscribe(link_id_of(site.sessions, "reader0@csrf.example"), 1), site)
     client = site.client()
     client.get("/")  # the browser holds a session cookie with a real token
     attempts = [
@@ -54,7 +54,9 @@ def test_forms_without_a_valid_csrf_token_are_refused(site: Site) -> None:
 
 def test_rfc8058_one_click_post_needs_no_cookie_or_csrf(site: Site) -> None:
     add_readers(site.sessions, 1, domain="click.example")
-    unsub = _path(site.links.unsubscribe(1, 1), site)
+    unsub = _path(
+        site.links.unsubscribe(link_id_of(site.sessions, "reader0@click.example"), 1), site
+    )
     client = site.client()
     response = client.post(
         unsub, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.world import add_readers
+from tests.support.world import add_readers, link_id_of
 from tests.workers.web.site import Site
 
 
@@ -65,7 +65,9 @@ def test_api_errors_are_clear_json(site: Site) -> None:
 
 def test_api_unsubscribe(site: Site) -> None:
     add_readers(site.sessions, 1, domain="api.example")
-    token = site.links.unsubscribe(1, 1).rpartition("/")[2]
+    token = site.links.unsubscribe(link_id_of(site.sessions, "reader0@api.example"), 1).rpartition(
+        "/"
+    )[2]
     client = site.client()
     assert client.post("/api/unsubscribe", json={"token": token}).get_json() == {
         "status": "unsubscribed"
@@ -75,7 +77,11 @@ def test_api_unsubscribe(site: Site) -> None:
     assert forged.status_code == 400 and forged.get_json()["error"] == "bad_request"
     revoked = client.post(
         "/api/unsubscribe",
-        json={"token": site.links.unsubscribe(1, 7).rpartition("/")[2]},
+        json={
+            "token": site.links.unsubscribe(
+                link_id_of(site.sessions, "reader0@api.example"), 7
+            ).rpartition("/")[2]
+        },
     )
     assert revoked.status_code == 404 and revoked.get_json()["error"] == "invalid_link"
     missing = client.post("/api/unsubscribe", json={})

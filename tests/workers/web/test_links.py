@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 
 import pytest
@@ -14,11 +15,12 @@ from tests.support.world import add_readers
 from tests.workers.web.site import Site
 
 
-def _reader(site: Site) -> int:
+def _reader(site: Site) -> str:
+    """A reader's link id: the opaque id their signed links carry."""
     add_readers(site.sessions, 1, domain="links.example")
     found = site.reader("reader0@links.example")
     assert found is not None
-    return found.id
+    return found.link_id
 
 
 def _assert_clear_page(response, status: int, words: str) -> None:
@@ -39,18 +41,19 @@ def test_forged_tokens_get_a_clear_400(site: Site, kind: str, token: str) -> Non
 
 
 def test_tampered_token_is_refused(site: Site) -> None:
-    subscriber_id = _reader(site)
-    good = site.links.unsubscribe(subscriber_id, 1).rpartition("/")[2]
+    link_id = _reader(site)
+    good = site.links.unsubscribe(link_id, 1).rpartition("/")[2]
     payload, mac = good.split(".")
-    assert payload == f"{subscriber_id}-1"
-    tampered = f"{subscriber_id + 1}-1.{mac}"  # another reader, same signature
+    assert payload == f"{link_id}-1"
+    other = f"{int(link_id, 16) + 1:024x}"
+    tampered = f"{other}-1.{mac}"  # another reader, same signature
     _assert_clear_page(site.client().get(f"/unsubscribe/{tampered}"), 400, "not valid")
     assert site.client().get(f"/unsubscribe/{good}").status_code == 200
 
 
 def test_token_for_one_purpose_never_works_for_another(site: Site) -> None:
-    subscriber_id = _reader(site)
-    confirm = site.signer.make("confirm", subscriber_id, 1)
+    link_id = _reader(site)
+    confirm = site.signer.make("confirm", link_id, 1)
     client = site.client()
     _assert_clear_page(client.get(f"/unsubscribe/{confirm}"), 400, "not valid")
     _assert_clear_page(client.get(f"/preferences/{confirm}"), 400, "not valid")
@@ -60,7 +63,7 @@ def test_token_for_one_purpose_never_works_for_another(site: Site) -> None:
 
 
 def test_expired_confirm_link_says_so(site: Site) -> None:
-    subscriber_id = _reader(site)
+    link_id = _reader(site)
 
     class EightDaysAgo(TimestampSigner):
         def get_timestamp(self) -> int:
@@ -70,7 +73,7 @@ def test_expired_confirm_link_says_so(site: Site) -> None:
         EightDaysAgo(
             site.settings.secret_key, salt="paperround.confirm", digest_method=hashlib.sha256
         )
-        .sign(f"{subscriber_id}-1")
+        .sign(f"{link_id}-1")
         .decode()
     )
     response = site.client().get(f"/confirm/{old}")
@@ -79,10 +82,10 @@ def test_expired_confirm_link_says_so(site: Site) -> None:
 
 
 def test_revoked_links_get_404(site: Site) -> None:
-    subscriber_id = _reader(site)
+    link_id = _reader(site)
     maker = site.links
-    unsubscribe = maker.unsubscribe(subscriber_id, 1).removeprefix(site.settings.base_url)
-    preferences = maker.preferences(subscriber_id, 1).removeprefix(site.settings.base_url)
+    unsubscribe = maker.unsubscribe(link_id, 1).removeprefix(site.settings.base_url)
+    preferences = maker.preferences(link_id, 1).removeprefix(site.settings.base_url)
     client = site.client()
     assert client.get(preferences).status_code == 200
     with write_transaction(site.sessions) as session:
@@ -95,5 +98,22 @@ def test_revoked_links_get_404(site: Site) -> None:
 
 
 def test_link_for_a_deleted_reader_gets_404(site: Site) -> None:
-    token = site.signer.make("preferences", 999_999, 1)
+    token = site.signer.make("preferences", "ab" * 12, 1)  # well formed, nobody's
     _assert_clear_page(site.client().get(f"/preferences/{token}"), 404, "no longer valid")
+
+
+def test_links_carry_an_opaque_id_not_the_row_id(site: Site) -> None:
+    add_readers(site.sessions, 3, domain="opaque.example")
+    readers = [site.reader(f"reader{i}@opaque.example") for i in range(3)]
+    payloads = []
+    for reader in readers:
+        assert reader is not None
+        token = site.links.preferences(reader.link_id, 1).rpartition("/")[2]
+        payload = token.partition(".")[0]
+        assert payload.split("-")[0] == reader.link_id != str(reader.id)
+        assert len(reader.link_id) == 24
+        payloads.append(int(payload.split("-")[0], 16))
+    # consecutive readers do not get consecutive (or even nearby) ids
+    assert all(abs(a - b) > 2**32 for a, b in itertools.pairwise(payloads))
+    with pytest.raises(ValueError, match="not a link id"):
+        site.signer.make("preferences", "42", 1)

@@ -33,7 +33,7 @@ def test_subscribe_confirm_and_one_click_over_waitress(site_maker: SiteMaker, st
         # RFC 8058: a mail provider POSTs to the List-Unsubscribe URL, no cookies, no token.
         reader = site.reader("live@example.org")
         assert reader is not None
-        unsub = urlsplit(site.links.unsubscribe(reader.id, 1)).path
+        unsub = urlsplit(site.links.unsubscribe(reader.link_id, 1)).path
         one_click = httpx.post(
             url + unsub,
             content=b"List-Unsubscribe=One-Click",
