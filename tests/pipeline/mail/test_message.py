@@ -12,7 +12,7 @@ from email import policy
 from email.header import decode_header, make_header
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import dkim
 import pytest
@@ -58,7 +58,7 @@ TEXT = (
 
 
 def make_template(**overrides: str) -> MessageTemplate:
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "html": HTML,
         "text": TEXT,
         "subject": "Trending papers for Tuesday",
