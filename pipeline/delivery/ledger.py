@@ -32,7 +32,7 @@ from sqlalchemy import Connection, CursorResult, Dialect, Table, and_, select, u
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.mail.transport import SendOutcome
-from pipeline.readers.lifecycle import suppress
+from pipeline.readers.suppressions import suppress
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Delivery, Edition, Segment, Subscriber, UTCDateTime
 from pipeline.store.sql import is_postgresql

@@ -11,11 +11,11 @@ from pipeline.readers.lifecycle import (
     confirm,
     find,
     subscribe,
-    suppress,
     unsubscribe,
 )
 from pipeline.readers.links import LinkMaker, Signer, TokenError
 from pipeline.readers.preferences import PreferenceError, Preferences
+from pipeline.readers.suppressions import is_suppressed, lift, list_suppressions, suppress
 
 __all__ = [
     "AddressError",
@@ -32,6 +32,9 @@ __all__ = [
     "export_rows",
     "find",
     "import_csv",
+    "is_suppressed",
+    "lift",
+    "list_suppressions",
     "normalize_address",
     "smtp_address",
     "subscribe",

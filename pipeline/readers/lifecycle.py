@@ -1,7 +1,11 @@
 """The subscriber life cycle, the consent record and suppressions. No web or CLI code here.
 
     pending --confirm--> active --unsubscribe--> unsubscribed --subscribe--> pending (again)
-    any --hard bounce--> bounced, any --complaint--> complained   (both suppressed for good)
+    any --hard bounce--> bounced, any --complaint--> complained   (both suppressed)
+
+Consent is the reader's: an admin (`--confirmed`, an import) may vouch for a new or pending
+reader, but a reader who left, bounced or complained becomes active again only by confirming
+themselves (a new confirmation mail), and never while their address is suppressed.
 
 Subscribing never reveals whether an address is known: the caller gets the same outcome shape
 and decides what to show; only whether a confirmation mail should go out differs.
@@ -19,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from pipeline.readers.addresses import AddressError, normalize_address
 from pipeline.readers.preferences import Preferences, validate
-from pipeline.store.models import Subscriber, Suppression
+from pipeline.readers.suppressions import find_suppression, is_suppressed, lift, suppress
+from pipeline.store.models import Subscriber
 from pipeline.store.status import (
     SUPPRESSED_READER,
     Cadence,
@@ -30,6 +35,7 @@ from pipeline.store.status import (
 from pipeline.timeutil import utcnow
 
 CONFIRMATION_INTERVAL = timedelta(minutes=10)
+SELF_SERVICE = (ConsentChannel.WEB, ConsentChannel.API)  # the reader's own doors
 
 
 class SubscriptionError(ValueError):
@@ -94,12 +100,6 @@ def find(session: Session, email: str) -> Subscriber | None:
     return session.scalar(select(Subscriber).where(Subscriber.email_key == key))
 
 
-def is_suppressed(session: Session, email_key: str) -> bool:
-    return (
-        session.scalar(select(Suppression.id).where(Suppression.email_key == email_key)) is not None
-    )
-
-
 def _may_send_confirmation(subscriber: Subscriber, now: datetime) -> bool:
     last = subscriber.confirmation_sent_at
     return last is None or now - last >= CONFIRMATION_INTERVAL
@@ -115,7 +115,8 @@ def subscribe(
     confirmed: bool = False,
     now: datetime | None = None,
 ) -> SubscribeOutcome:
-    """Ask for a subscription. `confirmed=True` (admin CLI/import only) skips double opt-in.
+    """Ask for a subscription. `confirmed=True` (admin CLI/import only) skips double opt-in for
+    a new or pending reader; a reader who left must still confirm themselves.
 
     Raises AddressError / PreferenceError for bad input; the caller commits.
     """
@@ -124,7 +125,12 @@ def subscribe(
         raise SubscriptionError(f"unknown consent channel {consent.channel!r}")
     address = normalize_address(email)
     prefs = validate(prefs, max_papers)
-    if is_suppressed(session, address.key):
+    blocked = find_suppression(session, address.key)
+    # An erasure blocks the admin's doors (an import, `subscribers add`); the reader's own
+    # double opt-in may bring them back, and then the erasure marker has served its purpose.
+    if blocked is not None and not (
+        blocked.reason == SuppressionReason.ERASED and consent.channel in SELF_SERVICE
+    ):
         return SubscribeOutcome(None, False, SubscribeState.SUPPRESSED)
     subscriber = session.scalar(select(Subscriber).where(Subscriber.email_key == address.key))
     state = SubscribeState.PENDING
@@ -147,16 +153,17 @@ def subscribe(
     if subscriber.status == SubscriberStatus.ACTIVE and state != SubscribeState.CREATED:
         # No preference changes from an unauthenticated form: that needs the signed link.
         return SubscribeOutcome(subscriber, False, SubscribeState.ALREADY_ACTIVE)
-    if subscriber.status in SUPPRESSED_READER:
-        return SubscribeOutcome(subscriber, False, SubscribeState.SUPPRESSED)
-    if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
+    left = subscriber.status in (SubscriberStatus.UNSUBSCRIBED, *SUPPRESSED_READER)
+    if left:
+        # Bounced or complained with the suppression lifted, or unsubscribed: pending again,
+        # and only the reader's own confirmation makes them active.
         state = SubscribeState.RESUBSCRIBING
         subscriber.status = SubscriberStatus.PENDING
-        subscriber.token_version += 1  # links from before the unsubscribe stop working
+        subscriber.token_version += 1  # links from before they left stop working
     if state != SubscribeState.CREATED:
         _prefs_to_row(subscriber, prefs)
     _record_consent(subscriber, consent, now)
-    if confirmed:
+    if confirmed and not left:
         _activate(subscriber, now)
         return SubscribeOutcome(subscriber, False, state)
     send = _may_send_confirmation(subscriber, now)
@@ -188,6 +195,12 @@ def confirm(
     if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
         raise SubscriptionError("This link was replaced: please subscribe again.")
     if subscriber.status == SubscriberStatus.PENDING:
+        if is_suppressed(session, subscriber.email_key):
+            # Erased once, back by their own double opt-in: the erasure marker has done its job.
+            found = find_suppression(session, subscriber.email_key)
+            if found is None or found.reason != SuppressionReason.ERASED:
+                raise SubscriptionError("This address can no longer receive mail from us.")
+            lift(session, subscriber.email_key, actor="the reader's own confirmation")
         _activate(subscriber, now or utcnow())
     return subscriber
 
@@ -230,20 +243,13 @@ def revoke_links(session: Session, email: str) -> Subscriber:
     return subscriber
 
 
-def suppress(
-    session: Session, email_key: str, reason: SuppressionReason, detail: str | None = None
-) -> None:
-    """Never mail this address again (hard bounce, complaint, admin). Idempotent."""
-    if not is_suppressed(session, email_key):
-        session.add(Suppression(email_key=email_key, reason=reason, detail=(detail or "")[:2000]))
-    subscriber = session.scalar(select(Subscriber).where(Subscriber.email_key == email_key))
-    if subscriber is not None and reason != SuppressionReason.ADMIN:
-        subscriber.status = SubscriberStatus(reason.value)
-
-
-def remove(session: Session, email: str) -> None:
-    """Delete a reader and their ledger rows (erasure on request)."""
-    session.delete(_require(session, email))
+def remove(session: Session, email: str, *, actor: str = "cli") -> None:
+    """Delete a reader and their ledger rows (erasure on request). A hash of the address stays
+    behind as a suppression, so no import or admin add brings them back unless an admin lifts
+    it; the reader can still come back on their own, through the double opt-in."""
+    subscriber = _require(session, email)
+    suppress(session, subscriber.email_key, SuppressionReason.ERASED, actor=actor)
+    session.delete(subscriber)
 
 
 def _require(session: Session, email: str) -> Subscriber:

@@ -14,6 +14,7 @@ from workers.cli.runtime import Runtime
 from workers.cli.sources import ingest, init, sources
 from workers.cli.status import status
 from workers.cli.subscribers import subscribers
+from workers.cli.suppressions import suppressions
 from workers.cli.web import web
 
 
@@ -38,6 +39,7 @@ cli.add_command(sources)
 cli.add_command(ingest)
 cli.add_command(papers)
 cli.add_command(subscribers)
+cli.add_command(suppressions)
 cli.add_command(digest)
 cli.add_command(resend)
 cli.add_command(web)

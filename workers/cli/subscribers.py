@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.readers.addresses import AddressError
+from pipeline.readers.addresses import AddressError, normalize_address
 from pipeline.readers.csv_io import export_rows, import_csv
 from pipeline.readers.lifecycle import (
     Consent,
@@ -18,6 +18,7 @@ from pipeline.readers.lifecycle import (
     subscribe,
 )
 from pipeline.readers.preferences import PreferenceError
+from pipeline.readers.suppressions import find_suppression
 from pipeline.store.db import write_transaction
 from pipeline.store.status import Cadence, ConsentChannel, SubscriberStatus
 from workers.cli.output import emit, json_option
@@ -75,13 +76,27 @@ def subscribers_add(
     except (AddressError, PreferenceError, SubscriptionError) as exc:
         raise click.ClickException(f"{email}: {exc}") from exc
     if outcome.state == SubscribeState.SUPPRESSED:
-        raise click.ClickException(f"{email} is suppressed (bounced or complained); not added")
+        raise click.ClickException(
+            f"{email} is suppressed ({why_suppressed(rt, email)}); not added. Lift it with "
+            f"`paperround suppressions remove {email}` if that was a mistake"
+        )
     if outcome.state == SubscribeState.ALREADY_ACTIVE:
         click.echo(f"{shown} is already an active reader (change preferences via their link)")
         return
     click.echo(f"{shown}: {state}")
+    if confirmed and outcome.state == SubscribeState.RESUBSCRIBING:
+        click.echo("  (they had left: only their own confirmation makes them active again)")
     if outcome.send_confirmation:
         click.echo("  (pending: they get a confirmation link when the web service sends one)")
+
+
+def why_suppressed(rt: Runtime, email: str) -> str:
+    with rt.sessions() as session:
+        found = find_suppression(session, normalize_address(email).key)
+    if found is None:
+        return "suppressed"
+    detail = f": {found.detail}" if found.detail else ""
+    return f"{found.reason} since {found.created_at:%Y-%m-%d}{detail}"
 
 
 @subscribers.command("list")

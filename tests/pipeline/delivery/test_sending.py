@@ -224,7 +224,7 @@ def test_stale_claims_are_released_and_in_flight_becomes_unknown(
 def test_suppressed_or_unsubscribed_reader_is_skipped_at_send_time(
     store: Store, smtp: ScriptedSmtpServer, tmp_path: Path
 ) -> None:
-    from pipeline.readers.lifecycle import suppress
+    from pipeline.readers.suppressions import suppress
 
     settings = settings_for(tmp_path, store.url, smtp.url)
     seed_papers(store.sessions)

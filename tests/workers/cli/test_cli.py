@@ -7,7 +7,6 @@ Feeds come from the loopback FeedServer, so `ingest` runs the real fetch/parse/s
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import time
@@ -17,10 +16,11 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from tests.conftest import FIXTURES, Store
+from tests.conftest import FIXTURES
 from tests.support import FeedServer, unused_port
+from tests.workers.cli.conftest import Paperround, _env
 from workers.cli import cli
 
 FEEDS = FIXTURES / "feeds"
@@ -31,47 +31,6 @@ GOOD_FEEDS = {
     "generic": ("generic_atom.xml", "application/atom+xml"),
 }
 PAPER_FIELDS = {"arxiv_id", "title", "authors", "abstract", "upvotes", "score", "links"}
-
-
-def _env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str | None]:
-    """Only our variables: any PAPERROUND_* of the calling shell is switched off."""
-    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("PAPERROUND_")}
-    env.update(
-        {
-            "PAPERROUND_DATA_DIR": str(tmp_path / "var"),
-            "PAPERROUND_DATABASE_URL": database_url,
-            "PAPERROUND_MAX_RETRIES": "0",
-            "PAPERROUND_CONNECT_TIMEOUT": "2",
-            "PAPERROUND_READ_TIMEOUT": "2",
-        }
-    )
-    env.update(extra)
-    return env
-
-
-class Paperround:
-    """Runs `paperround ARGS...` with a fixed environment, as a shell would."""
-
-    def __init__(self, env: dict[str, str | None]) -> None:
-        self.env = env
-
-    def __call__(self, *args: str, **env: str) -> Result:
-        # catch_exceptions=False: a traceback is a bug to see, not an exit code to assert on.
-        return CliRunner().invoke(
-            cli, list(args), env={**self.env, **env}, catch_exceptions=False, prog_name="paperround"
-        )
-
-
-@pytest.fixture
-def paperround(tmp_path: Path, store: Store) -> Paperround:
-    """The CLI on a migrated, empty store (SQLite and PostgreSQL)."""
-    return Paperround(_env(tmp_path, store.url))
-
-
-@pytest.fixture
-def fresh_sqlite(tmp_path: Path) -> Paperround:
-    """The CLI on a database file that does not exist yet, as on a first `make run`."""
-    return Paperround(_env(tmp_path, f"sqlite:///{tmp_path / 'new' / 'paperround.db'}"))
 
 
 def _one_error_line(result: Result) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.ingest.entry import PaperEntry
 from pipeline.ingest.persist import store_entries
-from pipeline.readers.lifecycle import suppress
+from pipeline.readers.suppressions import suppress
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Source
 from pipeline.store.status import SuppressionReason
