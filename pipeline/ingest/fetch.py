@@ -20,6 +20,15 @@ from types import TracebackType
 import httpx
 
 from pipeline.ingest.decode import ACCEPT_ENCODING, BodyError, BoundedDecoder
+from pipeline.ingest.network import (
+    AddressRefused,
+    FetchLimits,
+    Reach,
+    Resolver,
+    guarded_transport,
+    limits,
+    system_resolver,
+)
 
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
@@ -90,6 +99,7 @@ class Fetcher:
         max_retry_after: float,
         sleep: Callable[[float], None] = time.sleep,
         total_timeout: float | None = None,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -98,11 +108,13 @@ class Fetcher:
         self.max_retries = max_retries
         self.max_retry_after = max_retry_after
         # A server dripping one byte per read_timeout never trips the read timeout, so each
-        # fetch also has an overall budget of network time (our own sleeps are not counted).
+        # fetch also has an overall budget of network time (our own sleeps are not counted):
+        # the connect and read budgets together, over status line, headers and body alike.
         self.total_timeout = (
-            total_timeout if total_timeout is not None else connect_timeout + 3 * read_timeout
+            total_timeout if total_timeout is not None else connect_timeout + read_timeout
         )
         self._sleep = sleep
+        self._resolve = resolver
         self._client = httpx.Client(
             headers={
                 "User-Agent": user_agent,
@@ -112,6 +124,7 @@ class Fetcher:
             cookies=http.cookiejar.CookieJar(policy=_RefuseAllCookies()),
             follow_redirects=False,  # each hop is checked in _next_hop
             trust_env=False,  # no proxy or .netrc credentials picked up from the environment
+            transport=guarded_transport(resolver),  # deadline + reach on every socket
         )
 
     def close(self) -> None:
@@ -139,10 +152,35 @@ class Fetcher:
         if last_modified:
             conditional["If-Modified-Since"] = last_modified
         deadline = time.monotonic() + self.total_timeout
+        with limits(deadline, self._reach_of(current)) as scope:
+            return self._with_retries(current, conditional, scope, etag, last_modified)
+
+    def _reach_of(self, url: httpx.URL) -> Reach:
+        """Which kinds of address this fetch may reach: public ones and its source's own."""
+        try:
+            addresses = self._resolve(url.host, url.port or 443)
+        except (OSError, UnicodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise FetchError(
+                f"cannot resolve host {url.host!r}: {reason} "
+                "(check the URL, or this machine's DNS and network)"
+            ) from None
+        return Reach.of_source(addresses)
+
+    def _with_retries(
+        self,
+        current: httpx.URL,
+        conditional: dict[str, str],
+        scope: FetchLimits,
+        etag: str | None,
+        last_modified: str | None,
+    ) -> FetchResult:
         retries = 0
         while True:
             try:
-                return self._follow_redirects(current, conditional, deadline, etag, last_modified)
+                return self._follow_redirects(
+                    current, conditional, scope.deadline, etag, last_modified
+                )
             except _RetryableError as failed:
                 if failed.wait is not None and failed.wait > self.max_retry_after:
                     raise FetchError(
@@ -158,7 +196,7 @@ class Fetcher:
                 pause = failed.wait if failed.wait is not None else BACKOFF_BASE * 2**retries
                 retries += 1
                 self._sleep(pause)
-                deadline += pause
+                scope.deadline += pause
 
     def _follow_redirects(
         self,
@@ -211,6 +249,8 @@ class Fetcher:
         request = self._client.build_request("GET", url, headers=conditional, timeout=timeout)
         try:
             response = self._client.send(request, stream=True)
+        except AddressRefused as exc:  # never retried, never echoes anything fetched
+            raise FetchError(str(exc)) from None
         except httpx.ConnectError as exc:
             unresolved = _name_resolution_failure(exc)
             if unresolved is not None:

@@ -1,8 +1,14 @@
 """Normalization shared by every source format: ids, links, plain single-line text, one builder.
 
-Feeds are untrusted: every text field that reaches the store goes through `html_to_text` or
-`single_line`, and every link through `canonical_url`, so templates and the CLI never see
-markup, control characters or `javascript:` links, whichever format the paper came from.
+Feeds are untrusted: every text field that reaches the store is single-line plain text, and
+every link goes through `canonical_url`, so templates and the CLI never see markup, control
+characters or `javascript:` links, whichever format the paper came from.
+
+Text stays text: a field declared plain (every arXiv format, titles, JSON strings) keeps its
+"<", ">" and "&" as characters, so "0<p<1" or "x<y" survives into the store and is escaped
+wherever it is shown. Only a field declared as HTML that really holds markup (a tag a browser
+knows, a comment or a character reference) goes through the HTML sanitizer. Bidi controls and
+invisible characters are dropped from titles and author names (they can reorder or hide text).
 """
 
 from __future__ import annotations
@@ -10,14 +16,18 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import nh3
 
 from pipeline.ingest.entry import PaperEntry
+from pipeline.timeutil import utcnow
 
 LINK_KINDS = ("abs", "pdf", "html", "code", "project", "doi", "link")
+MAX_COUNT = 2**31 - 1  # counters are 32-bit columns: no paper has more upvotes than this
+EARLIEST_DATE = datetime(1800, 1, 1, tzinfo=UTC)
+LATEST_AHEAD = timedelta(days=366)  # feeds date ahead (time zones, embargoes), not by years
 
 _ARXIV_HOSTS = frozenset({"arxiv.org", "www.arxiv.org", "export.arxiv.org"})
 _DOI_HOSTS = frozenset({"doi.org", "dx.doi.org", "www.doi.org"})
@@ -48,8 +58,25 @@ _BLOCK_TAG = re.compile(
     r"<(/?)(p|br|div|li|tr|td|th|h[1-6]|ul|ol|dl|dt|dd|blockquote|pre|table|hr)\b",
     re.IGNORECASE,
 )
-# After unescaping, "&lt;b&gt;" is "<b>" again: a space after "<" keeps it from reading as a tag.
-_TAG_LIKE = re.compile(r"<(?=[^\W\d_]|[/!?])")
+# What makes a fragment declared as HTML really HTML: a tag a browser knows (with its ">"),
+# a comment, or a character reference. "0<p<1" and "a < b" are none of these.
+_HTML_TAGS = (
+    "a|abbr|b|big|blockquote|br|center|cite|code|dd|del|dfn|div|dl|dt|em|font|h[1-6]|hr|i|img|"
+    "ins|kbd|li|mark|math|mi|mn|mo|msub|msup|mrow|ol|p|pre|q|s|samp|small|span|strike|strong|"
+    "sub|sup|table|tbody|td|th|thead|tr|tt|u|ul|var|script|style|iframe|object|embed|form|"
+    "input|link|meta|svg|video|audio|figure|figcaption|section|article|header|footer|nav"
+)
+_REAL_MARKUP = re.compile(
+    # a tag with no attributes, or with at least one name=value ("<b and c>" is maths)
+    rf"<\s*/?\s*(?:{_HTML_TAGS})(?:\s[^<>=]*=[^<>]*)?\s*/?\s*>"
+    r"|<!--|&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z]{2,8});",
+    re.IGNORECASE,
+)
+# Bidi embeddings, overrides and isolates, marks, and invisible separators (U+200B, U+2060,
+# U+FEFF, U+180E). ZWNJ/ZWJ (U+200C/U+200D) stay: Persian and Indic scripts spell with them.
+_INVISIBLE = re.compile(
+    "[\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
 _ASCII_CONTROLS = bytes(range(32)) + b"\x7f"
 _SPACE = re.compile(r"\s")
 _AUTHOR_SPLIT = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+")
@@ -170,7 +197,7 @@ def canonical_url(url: str) -> str | None:
 def single_line(text: str) -> str:
     """All whitespace runs, line breaks and control characters become one space; stripped.
 
-    A "<" directly before a letter gets a space after it, so no output can read as a tag.
+    Nothing else changes: "<", ">" and "&" are characters of the text (escaped where shown).
     """
     if not text:
         return ""
@@ -183,7 +210,27 @@ def single_line(text: str) -> str:
             text = " ".join(text.split())
     else:
         text = " ".join(_CONTROL.sub(" ", _strip_unencodable(text)).split())
-    return _TAG_LIKE.sub("< ", text) if "<" in text else text
+    return text
+
+
+def visible_line(text: str) -> str:
+    """`single_line` without bidi controls and invisible characters: for titles and names,
+    where they could reorder what a reader sees or hide characters from a comparison."""
+    if not text.isascii():
+        text = _INVISIBLE.sub("", text)
+    return single_line(text)
+
+
+def looks_like_html(text: str) -> bool:
+    """Whether text declared as HTML holds real markup (else it is plain text as it is)."""
+    return ("<" in text or "&" in text) and _REAL_MARKUP.search(text) is not None
+
+
+def feed_text(text: str, html_declared: bool) -> str:
+    """A text field as the feed declared it: plain stays plain; HTML only when it is HTML."""
+    if html_declared and looks_like_html(text):
+        return html_to_text(text)
+    return single_line(text)
 
 
 def _strip_unencodable(text: str) -> str:
@@ -199,7 +246,8 @@ def html_to_text(text: str) -> str:
     """Plain single-line text from an HTML fragment: every tag, script/style body and handler gone.
 
     nh3 (ammonia, an html5ever parse) does the stripping, so hostile markup is parsed the way a
-    browser would rather than guessed at with regular expressions.
+    browser would rather than guessed at with regular expressions. The result is text: a
+    "&lt;b&gt;" in the fragment is the three characters "<b>" afterwards, escaped where shown.
     """
     if not text:
         return ""
@@ -262,18 +310,28 @@ def make_entry(
     github_stars: int | None = None,
     announce_type: str | None = None,
     arxiv_html: bool = False,
+    title_html: bool = False,
+    text_html: bool = False,
 ) -> PaperEntry:
     """Build a PaperEntry the same way for every format. Raises UnusableEntry with a reason.
 
     `arxiv`, `doi` and `link` are raw texts (any form the parsers accept). A missing title
-    falls back to the id so the paper still reads as something in a digest.
+    falls back to the id so the paper still reads as something in a digest. `title_html` and
+    `text_html` say the feed declared the title, or the abstract and comment, as HTML; every
+    other field is plain text. Absurd values (counts past 32 bits, dates no paper has) refuse
+    the entry, so one bad item costs that item and never the feed.
     """
+    counts = {"upvotes": upvotes, "comments": num_comments, "GitHub stars": github_stars}
+    for name, value in counts.items():
+        if value is not None and not 0 <= value <= MAX_COUNT:
+            raise UnusableEntry(f"{name} {str(value)[:24]} out of range")
+    published = _plausible_date(published_at)
     parsed = parse_arxiv_id(arxiv) if arxiv else None
     arxiv_id, version = parsed if parsed else (None, None)
     doi_norm = parse_doi(doi) if doi else None
     # The link only matters without an arXiv id (as the key or the "link" link): skip the work.
     link_norm = canonical_url(link) if link and not arxiv_id else None
-    clean_title = html_to_text(title or "")
+    clean_title = visible_line(feed_text(title or "", title_html))
     key = paper_key(arxiv_id, doi_norm, link_norm)
     if key is None:
         reason = "no arXiv id, DOI or http(s) link"
@@ -293,19 +351,30 @@ def make_entry(
         arxiv_id=arxiv_id,
         version=version,
         doi=doi_norm,
-        abstract=html_to_text(abstract or ""),
-        authors=_unique(html_to_text(a) for a in authors),
+        abstract=feed_text(abstract or "", text_html),
+        authors=_unique(visible_line(single_line(a)) for a in authors),
         categories=cats,
         primary_category=primary or (cats[0] if cats else None),
         links=_links(arxiv_id, doi_norm, link_norm, links or {}, arxiv_html),
-        comment=(html_to_text(comment) or None) if comment else None,
+        comment=(feed_text(comment, text_html) or None) if comment else None,
         thumbnail=canonical_url(thumbnail) if thumbnail else None,
-        published_at=as_utc(published_at),
+        published_at=published,
         upvotes=upvotes,
         num_comments=num_comments,
         github_stars=github_stars,
         announce_type=(single_line(announce_type) or None) if announce_type else None,
     )
+
+
+def _plausible_date(value: datetime | None) -> datetime | None:
+    """The date in UTC, or UnusableEntry for one no paper can have (or none can be stored)."""
+    try:
+        when = as_utc(value)
+    except (OverflowError, ValueError):
+        raise UnusableEntry("publication date out of range") from None
+    if when is not None and not EARLIEST_DATE <= when <= utcnow() + LATEST_AHEAD:
+        raise UnusableEntry(f"publication date {when:%Y-%m-%d} out of range")
+    return when
 
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:

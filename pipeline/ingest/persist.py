@@ -3,16 +3,22 @@
 Safe under concurrency: papers are inserted with ON CONFLICT (key) DO NOTHING, so two ingestions
 racing on the same paper create one row; the loser re-reads it and merges into it.
 Works in chunks so a 10,000-entry feed is a few dozen statements, not 10,000 round trips.
+
+One bad item costs one item: values that do not fit their column (a key or DOI longer than
+the schema allows) are refused before any statement runs, and should the database refuse a
+chunk anyway, the chunk is stored again one item at a time (each in a savepoint), so the
+feed's other items are kept and the refused ones are reported with the database's reason.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from pipeline.ingest.entry import PaperEntry
@@ -28,16 +34,50 @@ SNAPSHOTS: Table = UpvoteSnapshot.__table__  # type: ignore[assignment]
 
 @dataclass
 class StoreCounts:
-    """What one batch did to the store: papers new to Paperround, changed, or known as they are."""
+    """What one batch did to the store: papers new to Paperround, changed, or known as they are,
+    and the items refused (key, reason)."""
 
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    refused: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, other: StoreCounts) -> None:
         self.new += other.new
         self.updated += other.updated
         self.unchanged += other.unchanged
+        self.refused.extend(other.refused)
+
+
+def _column_limits() -> dict[str, int]:
+    """String column lengths of papers and sightings, read from the models (one truth)."""
+    limits: dict[str, int] = {}
+    for table in (PAPERS, SIGHTINGS):
+        for column in table.c:
+            length = getattr(column.type, "length", None)
+            if isinstance(length, int):
+                limits[column.name] = min(length, limits.get(column.name, length))
+    return limits
+
+
+_LIMITS = _column_limits()
+
+
+def misfit(entry: PaperEntry) -> str | None:
+    """Why an entry cannot be stored as it is, or None when every value fits its column."""
+    values = {
+        "key": entry.key,
+        "arxiv_id": entry.arxiv_id,
+        "doi": entry.doi,
+        "primary_category": entry.primary_category,
+        "thumbnail": entry.thumbnail,
+        "announce_type": entry.announce_type,
+    }
+    for name, value in values.items():
+        limit = _LIMITS.get(name)
+        if value is not None and limit is not None and len(value) > limit:
+            return f"{name} is {len(value):,} characters, more than the {limit:,} stored"
+    return None
 
 
 @dataclass
@@ -67,12 +107,39 @@ def store_entries(
     session: Session, source_id: int, entries: Sequence[PaperEntry], now: datetime
 ) -> StoreCounts:
     """Upsert `entries` seen at `now` from source `source_id`. The caller commits."""
-    items = _collapse(entries)
-    keys = list(items)
     counts = StoreCounts()
+    fitting = []
+    for entry in entries:
+        why = misfit(entry)
+        if why is None:
+            fitting.append(entry)
+        else:
+            counts.refused.append((entry.key[:200], why))
+    items = _collapse(fitting)
+    keys = list(items)
     for start in range(0, len(keys), CHUNK):
         chunk = {key: items[key] for key in keys[start : start + CHUNK]}
-        counts.add(_store_chunk(session, source_id, chunk, now))
+        try:
+            with session.begin_nested():
+                counts.add(_store_chunk(session, source_id, chunk, now))
+        except (DBAPIError, OverflowError):  # (SQLite's driver raises OverflowError itself)
+            counts.add(_store_one_by_one(session, source_id, chunk, now))
+    return counts
+
+
+def _store_one_by_one(
+    session: Session, source_id: int, chunk: dict[str, _Item], now: datetime
+) -> StoreCounts:
+    """The slow path for a chunk the database refused: each item in its own savepoint."""
+    counts = StoreCounts()
+    for key, item in chunk.items():
+        try:
+            with session.begin_nested():
+                counts.add(_store_chunk(session, source_id, {key: item}, now))
+        except (DBAPIError, OverflowError) as exc:
+            cause = exc.orig if isinstance(exc, DBAPIError) else exc
+            reason = (str(cause).strip().splitlines() or [type(exc).__name__])[0]
+            counts.refused.append((key[:200], f"refused by the database: {reason[:200]}"))
     return counts
 
 

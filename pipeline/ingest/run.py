@@ -7,8 +7,9 @@ recorded on the source row (shown by `paperround sources list`) and logged, in o
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from pipeline.text import one_line
 from pipeline.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+_VALUES = re.compile(r"\d[\d,.\-:e+]*|'[^']*'")  # numbers, dates and quoted values
 
 
 @dataclass
@@ -38,10 +40,19 @@ class SourceOutcome:
     updated: int = 0
     unchanged: int = 0
     skipped: int = 0
+    # why items were skipped, by reason (counted): "upvotes ... out of range" and the like
+    skip_reasons: dict[str, int] = field(default_factory=dict)
     error: str | None = None
 
     def as_json(self) -> dict[str, object]:
         return {**asdict(self), "status": str(self.status)}
+
+    def skip(self, reason: str) -> None:
+        self.skipped += 1
+        # counted by the reason's wording without its particular values, so a feed of
+        # 10,000 bad dates is one line with a count, not 10,000 lines
+        kind = _VALUES.sub("…", reason)
+        self.skip_reasons[kind] = self.skip_reasons.get(kind, 0) + 1
 
 
 def _record(
@@ -65,6 +76,7 @@ def _record(
             "updated": outcome.updated,
             "unchanged": outcome.unchanged,
             "skipped": outcome.skipped,
+            "skip_reasons": dict(sorted(outcome.skip_reasons.items(), key=lambda kv: -kv[1])[:10]),
         }
         if outcome.status != SourceStatus.FAILED:
             source.last_ok_at = now
@@ -90,9 +102,12 @@ def ingest_source(
         outcome.kind, parsed = parse_body(
             kind, fetched.body, fetched.final_url, fetched.content_type
         )
-        outcome.skipped = len(parsed.skipped)
+        for skipped in parsed.skipped:
+            outcome.skip(skipped.reason)
         with write_transaction(factory) as session:
             counts = store_entries(session, source.id, parsed.entries, now)
+        for _key, reason in counts.refused:
+            outcome.skip(reason)
         outcome.new, outcome.updated, outcome.unchanged = (
             counts.new,
             counts.updated,

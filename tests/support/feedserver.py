@@ -12,7 +12,7 @@ import pathlib
 import socket
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +38,7 @@ class Reply:
     gzip: bool = False
     chunked: bool = False
     drop: bool = False  # close the connection without any answer
+    drip_head: bool = False  # drip the status line and headers too, byte by byte
     reason: str | None = None  # status line text; the standard phrase when None
 
 
@@ -140,6 +141,7 @@ class FeedServer:
         last_modified: str | None = None,
         delay: float = 0.0,
         drip: float = 0.0,
+        drip_head: bool = False,
         gzip: bool = False,
         chunked: bool = False,
         responses: list[Reply] | None = None,
@@ -157,6 +159,7 @@ class FeedServer:
                     last_modified=last_modified,
                     delay=delay,
                     drip=drip,
+                    drip_head=drip_head,
                     gzip=gzip,
                     chunked=chunked,
                 )
@@ -271,10 +274,19 @@ def _make_handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
             elif sends_body and not any(k.lower() == "content-length" for k in out):
                 out["Content-Length"] = str(len(body))
             try:
-                self.send_response(status, reply.reason or _phrase(status))
-                for name, value in out.items():
-                    self.send_header(name, value)
-                self.end_headers()
+                if reply.drip_head:
+                    head = f"HTTP/1.1 {status} {reply.reason or _phrase(status)}\r\n"
+                    head += "".join(f"{name}: {value}\r\n" for name, value in out.items())
+                    self._write_body(
+                        (head + "\r\n").encode("latin-1"), replace(reply, chunked=False)
+                    )
+                    if server._stopping.is_set():
+                        return
+                else:
+                    self.send_response(status, reply.reason or _phrase(status))
+                    for name, value in out.items():
+                        self.send_header(name, value)
+                    self.end_headers()
                 if sends_body:
                     self._write_body(body, reply)
                 self.wfile.flush()

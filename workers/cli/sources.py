@@ -124,10 +124,11 @@ def _summary_line(o: SourceOutcome) -> str:
     if o.status == SourceStatus.NOT_MODIFIED:
         return f"{o.name:<20} unchanged  (not modified since last fetch)"
     skipped = f", {o.skipped} skipped" if o.skipped else ""
-    return (
-        f"{o.name:<20} ok         {o.new} new, {o.updated} updated, "
-        f"{o.unchanged} unchanged{skipped}"
+    line = f"{o.name:<20} ok         {o.new} new, {o.updated} updated, {o.unchanged} unchanged"
+    reasons = "".join(
+        f"\n{'':<20} skipped {n}: {why}" for why, n in list(o.skip_reasons.items())[:5]
     )
+    return line + skipped + reasons
 
 
 @click.command()

@@ -25,6 +25,7 @@ from pipeline.ingest.normalize import (
 )
 
 _FEED_ROOTS = (b"<rss", b"<feed", b"<rdf:RDF", b"<RDF", b"<channel")
+HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 class GenericFeed:
@@ -67,7 +68,9 @@ def _entry(item: Any) -> PaperEntry:
     doi_sources = (_str(item.get("prism_doi")), identifier, entry_id, *hrefs)
     doi = next((c for c in doi_sources if c and parse_doi(c)), None)
     content = item.get("content") or []
-    abstract = _str(item.get("summary")) or (_str(content[0].get("value")) if content else "")
+    abstract, abstract_type = _str(item.get("summary")), _type(item.get("summary_detail"))
+    if not abstract and content:
+        abstract, abstract_type = _str(content[0].get("value")), _type(content[0])
     authors = [_str(a.get("name")) for a in item.get("authors") or [] if hasattr(a, "get")]
     return make_entry(
         title=_str(item.get("title")),
@@ -79,7 +82,14 @@ def _entry(item: Any) -> PaperEntry:
         authors=[a for a in authors if a] or [_str(item.get("author"))],
         categories=[_str(t.get("term")) for t in item.get("tags") or [] if hasattr(t, "get")],
         published_at=_date(item.get("published_parsed") or item.get("updated_parsed")),
+        title_html=_type(item.get("title_detail")) in HTML_TYPES,
+        text_html=abstract_type in HTML_TYPES,
     )
+
+
+def _type(detail: object) -> str:
+    """The content type feedparser read for a field (text/plain, text/html...)."""
+    return _str(detail.get("type")) if hasattr(detail, "get") else ""
 
 
 def _str(value: object) -> str:

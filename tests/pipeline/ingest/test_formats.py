@@ -89,7 +89,11 @@ def test_arxiv_rss():
     assert replaced.comment == "Journal ref: SIAM J. Optim. 34 (2024) 1-30"
     assert papers["arxiv:2401.04444"].authors == ("Ann Lee", "Ben Kim", "Cara Diaz")
     marked = papers["arxiv:2401.07777"]
-    assert marked.abstract == "We show bold claims & more. The end."
+    # arXiv's fields are plain text: maths keeps its "<", ">" and "&" (escaped where shown)
+    assert marked.title == "Bounds for 0<p<1 & the x<y Regime"
+    assert marked.abstract == (
+        "We prove that 0<p<1 whenever x<y & z>2, and that <b> in an abstract is text. The end."
+    )
     assert marked.authors == ("Fay Wong", "Gil Ramos", "Hal Stone")
     old = papers["arxiv:hep-th/9901001"]
     assert (old.arxiv_id, old.version, old.announce_type) == ("hep-th/9901001", 2, "replace-cross")

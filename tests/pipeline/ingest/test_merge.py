@@ -51,7 +51,7 @@ def test_entry_to_row_carries_every_paper_field() -> None:
         "key": "arxiv:2611.01234",
         "arxiv_id": "2611.01234",
         "doi": "10.1234/abc.5",
-        "title": "A bold title",
+        "title": "A <b>bold</b> title",  # plain text stays text
         "abstract": "Some abstract.",
         "authors": ["Ann", "Bob"],
         "categories": ["cs.CL", "cs.LG"],
