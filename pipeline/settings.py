@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,21 @@ class Settings:
         return f"sqlite:///{(self.data_dir / 'paperround.db').resolve()}"
 
 
+SECRET_SETTINGS = frozenset({"secret_key"})
+URL_SETTINGS = frozenset({"database_url", "broker_url", "smtp_url"})  # may carry a password
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@\s]*@", re.I)
+
+
+def shown_value(name: str, value: object) -> str:
+    """How a setting's value may appear in an error: secrets never, passwords in URLs never."""
+    if name in SECRET_SETTINGS:
+        return "'***'" if value else "''"
+    text = repr(value)
+    if name in URL_SETTINGS:
+        text = _URL_PASSWORD.sub(r"\g<scheme>\g<user>:***@", text)
+    return text
+
+
 def _coerce(name: str, raw: Any, annotation: Any) -> Any:
     """Turn a TOML value or an environment string into the field's type, or raise SettingsError."""
     env_name = ENV_PREFIX + name.upper()
@@ -154,24 +170,18 @@ def _coerce(name: str, raw: Any, annotation: Any) -> Any:
         else:  # pragma: no cover - a new field type needs a branch above
             raise ValueError(f"unsupported setting type {annotation!r}")
     except (TypeError, ValueError) as exc:
-        raise SettingsError(f"invalid setting {name} ({env_name}={raw!r}): {exc}") from exc
+        shown = shown_value(name, raw)
+        raise SettingsError(f"invalid setting {name} ({env_name}={shown}): {exc}") from exc
     return value
 
 
 def _validate(settings: Settings) -> None:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
     def bad(name: str, why: str) -> SettingsError:
-        shown = f"{ENV_PREFIX}{name.upper()}={getattr(settings, name)!r}"
+        shown = f"{ENV_PREFIX}{name.upper()}={shown_value(name, getattr(settings, name))}"
         return SettingsError(f"invalid setting {name} ({shown}): {why}")
 
     if settings.database_url:
-        try:
-            make_url(settings.database_url)
-        except ArgumentError:
-            example = "e.g. postgresql+psycopg://host/db"
-            raise bad("database_url", f"not a database URL, {example}") from None
+        _check_database_url(settings.database_url, bad)
     for name in ("connect_timeout", "read_timeout", "ranking_gravity"):
         if getattr(settings, name) <= 0:
             raise bad(name, "must be greater than 0")
@@ -189,6 +199,8 @@ def _validate(settings: Settings) -> None:
             parse_smtp_url(settings.smtp_url)
         except ValueError as exc:
             raise bad("smtp_url", f'{exc} (or "capture" for the local capture server)') from None
+    if settings.secret_key and len(settings.secret_key) < 16:
+        raise bad("secret_key", "must be at least 16 characters (or empty: made once, kept)")
     if not settings.redis_key_prefix or any(c.isspace() for c in settings.redis_key_prefix):
         raise bad("redis_key_prefix", "must be non-empty, without spaces")
     if not 1 <= settings.plan_interval_seconds <= 3600:
@@ -233,6 +245,33 @@ def _validate(settings: Settings) -> None:
         raise bad("max_retries", "must be 0 or more")
     if settings.max_retry_after < 0:
         raise bad("max_retry_after", "must be 0 or more")
+
+
+def _check_database_url(url: str, bad: Callable[[str, str], SettingsError]) -> None:
+    """A URL SQLAlchemy can parse, for a dialect it has, whose driver is installed: found at
+    start, in one line, instead of as a traceback at the first query."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+        dialect = parsed.get_dialect()
+    except NoSuchModuleError:
+        raise bad(
+            "database_url", "no such database dialect; use sqlite:/// or postgresql+psycopg://"
+        ) from None
+    except (ArgumentError, ValueError):
+        raise bad("database_url", "not a database URL, e.g. postgresql+psycopg://host/db") from None
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        return  # pipeline/store/db.py runs plain postgresql:// on psycopg 3
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise bad(
+            "database_url",
+            f"its driver ({exc.name or parsed.drivername}) is not installed; "
+            "Paperround ships sqlite and postgresql+psycopg",
+        ) from None
 
 
 def _read_toml(path: Path, what: str) -> dict[str, Any]:

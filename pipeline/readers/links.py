@@ -13,8 +13,10 @@ unsubscribe and preferences links must keep working from old digests, so they do
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,22 +42,38 @@ class TokenClaims:
 
 
 def load_or_create_secret(configured: str, data_dir: Path) -> str:
-    """The configured key, or one generated once and kept in data_dir/secret_key (mode 600)."""
+    """The configured key, or one generated once and kept in data_dir/secret_key (mode 600).
+
+    Made atomically: the key is written whole to a private temporary file, which is then
+    hard-linked into place (link(2) fails if the name exists), so concurrent first starts
+    agree on one key and no process ever reads a half-written or empty file.
+    """
     if configured:
         return configured
     path = data_dir / "secret_key"
     if path.exists():
-        return path.read_text().strip()
+        return _read_key(path)
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    # O_EXCL: two processes starting at once agree on one key (the loser reads the winner's).
+    fd, temporary = tempfile.mkstemp(dir=data_dir, prefix=".secret_key.")  # mode 600
     try:
-        fd = path.open("x")
-    except FileExistsError:
-        return path.read_text().strip()
-    with fd:
-        path.chmod(0o600)
-        fd.write(key)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return _read_key(path)  # another process won: its key is the key
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return key
+
+
+def _read_key(path: Path) -> str:
+    key = path.read_text().strip()
+    if len(key) < 16:
+        raise ValueError(f"{path} does not hold a usable secret key; delete it to make a new one")
     return key
 
 

@@ -110,3 +110,23 @@ def test_one_answer_to_is_it_redis_and_is_it_the_capture_server(
     assert (settings.broker_is_redis, settings.smtp_is_capture) == (redis, capture)
     if capture:
         assert settings.effective_smtp_url == f"smtp://127.0.0.1:{settings.capture_port}"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"PAPERROUND_SECRET_KEY": "hunter2"},  # too short: refused, and not shown
+        {"PAPERROUND_BROKER_URL": "http://admin:hunter2@redis.internal:6379/0"},
+        {"PAPERROUND_SMTP_URL": "smtp://digest:hunter2@relay.example.org?rate=fast"},
+        {"PAPERROUND_DATABASE_URL": "postgresql+psycopg://app:hunter2@db:notaport/x"},
+        {"PAPERROUND_DATABASE_URL": "not-a-url://app:hunter2@"},
+        {"PAPERROUND_DATABASE_URL": "mysql+mysqldb://app:hunter2@db/x"},  # driver missing
+        {"PAPERROUND_DATABASE_URL": "nosuchdb://app:hunter2@db/x"},
+    ],
+)
+def test_setting_errors_never_print_a_secret(env: dict[str, str]) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env)
+    message = str(caught.value)
+    assert "hunter2" not in message and "\n" not in message
+    assert "***" in message
