@@ -43,6 +43,12 @@ class PaperEntry:
     num_comments: int | None = None
     github_stars: int | None = None
     announce_type: str | None = None
+    summary: str | None = None  # a short machine summary (Hugging Face's ai_summary): a TL;DR
+    keywords: tuple[str, ...] = ()  # a source's own keywords (Hugging Face's ai_keywords)
+    organization: str | None = None  # who published it, when the source says
+    featured_at: datetime | None = (
+        None  # when the source featured it (HF daily: submittedOnDailyAt)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +64,8 @@ class ParseResult:
     entries: list[PaperEntry]
     skipped: list[SkippedEntry] = field(default_factory=list)
     feed_title: str | None = None
+    # A paged API's next page (bioRxiv's cursor), fetched by the runner within its bounds.
+    next_url: str | None = None
 
 
 class SourceFormat(Protocol):

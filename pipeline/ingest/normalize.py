@@ -17,38 +17,18 @@ import html
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import nh3
 
 from pipeline.ingest.entry import PaperEntry
+from pipeline.ingest.identifiers import parse_arxiv_id, parse_doi, split_doi_version
 from pipeline.timeutil import utcnow
 
 LINK_KINDS = ("abs", "pdf", "html", "code", "project", "doi", "link")
 MAX_COUNT = 2**31 - 1  # counters are 32-bit columns: no paper has more upvotes than this
 EARLIEST_DATE = datetime(1800, 1, 1, tzinfo=UTC)
 LATEST_AHEAD = timedelta(days=366)  # feeds date ahead (time zones, embargoes), not by years
-
-_ARXIV_HOSTS = frozenset({"arxiv.org", "www.arxiv.org", "export.arxiv.org"})
-_DOI_HOSTS = frozenset({"doi.org", "dx.doi.org", "www.doi.org"})
-
-# New-style ids (arXiv "Understanding the arXiv identifier"): YYMM.NNNN from 0704 to 1412,
-# YYMM.NNNNN from 1501 on. Old-style: archive(.SUBJECT-CLASS)/YYMMNNN (1991-2007).
-_NEW_ID = re.compile(r"(?P<yymm>\d{4})\.(?P<num>\d{4,5})(?:v(?P<v>[1-9]\d{0,3}))?")
-_OLD_ID = re.compile(
-    r"(?P<archive>[a-z]+(?:-[a-z]+)?)(?:\.[A-Za-z]{2}(?:-[a-z]{2})?)?/(?P<num>\d{7})"
-    r"(?:v(?P<v>[1-9]\d{0,3}))?"
-)
-# The forms feeds use most (bare, "arXiv:", the RSS guid), matched in one go.
-_COMMON_ID = re.compile(
-    r"(?:arXiv:|oai:arXiv\.org:)?(?P<yymm>\d{4})\.(?P<num>\d{4,5})(?:v(?P<v>[1-9]\d{0,3}))?"
-)
-_ID_PREFIX = re.compile(r"^(?:arxiv:|oai:arxiv\.org:)\s*", re.IGNORECASE)
-_URL_ID_PATH = re.compile(r"^/(?:abs|pdf|html|format)/(?P<id>.+?)(?:\.pdf)?/?$")
-
-# Crossref's recommended pattern for modern DOIs: "10." registrant "/" suffix.
-_DOI = re.compile(r"^10\.\d{4,9}/\S+$")
-_DOI_PREFIX = re.compile(r"^doi:\s*", re.IGNORECASE)
 
 # str.split() breaks on whitespace controls and U+2028/U+2029/U+0085; the other C0/C1 controls
 # and DEL are not whitespace to Python, so they are turned into spaces first.
@@ -84,83 +64,6 @@ _AUTHOR_SPLIT = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+")
 
 class UnusableEntry(ValueError):
     """`make_entry` refused an entry; the message is the one-line reason for SkippedEntry."""
-
-
-def parse_arxiv_id(text: str) -> tuple[str, int | None] | None:
-    """The (id without version, version or None) in an id, "arXiv:" form or arxiv.org URL.
-
-    Old-style ids drop their subject class ("math.GT/0309136" -> "math/0309136"): arXiv
-    resolves both to the same paper, so keeping the class would split one paper in two.
-    """
-    candidate = text.strip()
-    common = _COMMON_ID.fullmatch(candidate)
-    if common:
-        yymm, num = common["yymm"], common["num"]
-        if not _valid_new_style(int(yymm[:2]), int(yymm[2:]), len(num)):
-            return None
-        return f"{yymm}.{num}", _version(common["v"])
-    if not candidate or len(candidate) > 300:
-        return None
-    lowered = candidate.lower()
-    if "/" in candidate and ("arxiv.org" in lowered) and not lowered.startswith("oai:"):
-        candidate = _arxiv_url_path_id(candidate) or ""
-    else:
-        candidate = _ID_PREFIX.sub("", candidate)
-    match = _NEW_ID.fullmatch(candidate)
-    if match:
-        yymm, num = match["yymm"], match["num"]
-        if not _valid_new_style(int(yymm[:2]), int(yymm[2:]), len(num)):
-            return None
-        return f"{yymm}.{num}", _version(match["v"])
-    match = _OLD_ID.fullmatch(candidate)
-    if match:
-        month = int(match["num"][2:4])
-        if not 1 <= month <= 12:
-            return None
-        return f"{match['archive']}/{match['num']}", _version(match["v"])
-    return None
-
-
-def _arxiv_url_path_id(url: str) -> str | None:
-    if "://" not in url:
-        url = "https://" + url
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or (parts.hostname or "") not in _ARXIV_HOSTS:
-        return None
-    match = _URL_ID_PATH.match(unquote(parts.path))
-    return match["id"] if match else None
-
-
-def _valid_new_style(year: int, month: int, digits: int) -> bool:
-    if not 1 <= month <= 12 or (year, month) < (7, 4):
-        return False
-    return digits == (4 if (year, month) <= (14, 12) else 5)
-
-
-def _version(raw: str | None) -> int | None:
-    return int(raw) if raw else None
-
-
-def parse_doi(text: str) -> str | None:
-    """A DOI from "10.x/y", "doi:10.x/y" or a doi.org URL, lower-cased (DOIs are case-blind)."""
-    candidate = text.strip()
-    if not candidate or len(candidate) > 500:
-        return None
-    if "://" in candidate:
-        try:
-            parts = urlsplit(candidate)
-        except ValueError:
-            return None
-        if parts.scheme.lower() not in ("http", "https") or parts.hostname not in _DOI_HOSTS:
-            return None
-        candidate = unquote(parts.path.lstrip("/"))
-    else:
-        candidate = _DOI_PREFIX.sub("", candidate)
-    candidate = candidate.rstrip(".,;")
-    return candidate.lower() if _DOI.match(candidate) else None
 
 
 def canonical_url(url: str) -> str | None:
@@ -329,6 +232,10 @@ def make_entry(
     parsed = parse_arxiv_id(arxiv) if arxiv else None
     arxiv_id, version = parsed if parsed else (None, None)
     doi_norm = parse_doi(doi) if doi else None
+    if doi_norm is not None:  # a preprint server's versioned DOI is one paper in versions
+        doi_norm, doi_version = split_doi_version(doi_norm)
+        if arxiv_id is None and doi_version is not None:
+            version = doi_version
     # The link only matters without an arXiv id (as the key or the "link" link): skip the work.
     link_norm = canonical_url(link) if link and not arxiv_id else None
     clean_title = visible_line(feed_text(title or "", title_html))

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from pipeline.ingest.entry import FeedError, ParseResult, SourceFormat
-from pipeline.ingest.formats import arxiv_atom, arxiv_rss, generic_feed, hf_daily
+from pipeline.ingest.formats import (
+    arxiv_atom,
+    arxiv_rdf,
+    arxiv_rss,
+    biorxiv,
+    generic_feed,
+    hf_daily,
+)
 from pipeline.ingest.formats.xmlsafe import describe_non_feed
 
 # Detection order matters: the arXiv-specific formats before the generic feed, which would
 # also accept arXiv's RSS and Atom but knows less about them.
 FORMATS: dict[str, SourceFormat] = {
-    module.FORMAT.kind: module.FORMAT for module in (arxiv_rss, arxiv_atom, hf_daily, generic_feed)
+    module.FORMAT.kind: module.FORMAT
+    for module in (arxiv_rss, arxiv_rdf, arxiv_atom, biorxiv, hf_daily, generic_feed)
 }
 
 

@@ -15,12 +15,11 @@ import feedparser
 
 from pipeline.ingest.entry import FeedError, PaperEntry, ParseResult, SkippedEntry
 from pipeline.ingest.formats.xmlsafe import check_xml_body
+from pipeline.ingest.identifiers import parse_arxiv_id, parse_doi
 from pipeline.ingest.normalize import (
     UnusableEntry,
     html_to_text,
     make_entry,
-    parse_arxiv_id,
-    parse_doi,
     single_line,
 )
 

@@ -24,7 +24,7 @@ def by_key(result):
 
 
 def test_registry_lists_the_kinds_and_refuses_unknown_ones():
-    assert list(FORMATS) == ["arxiv-rss", "arxiv-atom", "hf-daily", "feed"]
+    assert list(FORMATS) == ["arxiv-rss", "arxiv-rdf", "arxiv-atom", "biorxiv", "hf-daily", "feed"]
     assert get_format("feed").kind == "feed"
     with pytest.raises(ValueError, match="unknown source kind 'rdf'; valid kinds: arxiv-rss"):
         get_format("rdf")
@@ -36,6 +36,7 @@ def test_registry_lists_the_kinds_and_refuses_unknown_ones():
         ("arxiv_rss.xml", "arxiv-rss"),
         ("arxiv_atom.xml", "arxiv-atom"),
         ("arxiv_atom_error.xml", "arxiv-atom"),
+        ("arxiv_rdf.xml", "arxiv-rdf"),
         ("hf_daily.json", "hf-daily"),
         ("generic_rss2.xml", "feed"),
         ("generic_rss1.xml", "feed"),
