@@ -86,6 +86,68 @@ def _velocities(session: Session, ids: Sequence[int], now: datetime) -> dict[int
     return result
 
 
+CHUNK = 5000  # ids per IN list: far below every engine's parameter limit
+
+
+def source_counts(session: Session, ids: Sequence[int]) -> dict[int, int]:
+    """How many sources carry each paper (one sighting per paper and source)."""
+    counts: dict[int, int] = {}
+    for start in range(0, len(ids), CHUNK):
+        part = ids[start : start + CHUNK]
+        counts.update(
+            session.execute(
+                select(Sighting.paper_id, func.count())
+                .where(Sighting.paper_id.in_(part))
+                .group_by(Sighting.paper_id)
+            )
+            .tuples()
+            .all()
+        )
+    return counts
+
+
+def velocities(session: Session, ids: Sequence[int], now: datetime) -> dict[int, int]:
+    """Upvotes gained in the last 24 hours, per paper."""
+    result: dict[int, int] = {}
+    for start in range(0, len(ids), CHUNK):
+        result.update(_velocities(session, ids[start : start + CHUNK], now))
+    return result
+
+
+def ranked(paper: Paper, velocity: int, sources: int, now: datetime, gravity: float) -> RankedPaper:
+    """One paper with its score: the one place a RankedPaper is made, so every reader of the
+    ranking (the full sort here, the top-N walk in top.py) scores alike, bit for bit."""
+    signals = Signals(
+        upvotes=paper.upvotes,
+        velocity=velocity,
+        sources=sources,
+        first_seen_at=paper.first_seen_at,
+        published_at=paper.published_at,
+    )
+    return RankedPaper(
+        id=paper.id,
+        key=paper.key,
+        arxiv_id=paper.arxiv_id,
+        title=paper.title,
+        authors=list(paper.authors),
+        abstract=paper.abstract,
+        categories=list(paper.categories),
+        links=dict(paper.links),
+        upvotes=paper.upvotes,
+        velocity=velocity,
+        sources=sources,
+        score=trending_score(signals, now, gravity),
+        first_seen_at=paper.first_seen_at,
+        published_at=paper.published_at,
+        thumbnail=paper.thumbnail,
+    )
+
+
+def rank_order(paper: RankedPaper) -> tuple[float, int, str]:
+    """Best first; equal scores by upvotes, then by key (unique), so the order is total."""
+    return (-paper.score, -paper.upvotes, paper.key)
+
+
 def ranked_papers(
     session: Session,
     *,
@@ -95,7 +157,11 @@ def ranked_papers(
     gravity: float = 1.5,
     now: datetime | None = None,
 ) -> list[RankedPaper]:
-    """Papers first seen at or after `since` (or exactly `ids`), best score first."""
+    """Papers first seen at or after `since` (or exactly `ids`), best score first.
+
+    Reads every paper of the window: right for a digest's pool; for only the first few of a
+    large window, pipeline/ranking/top.py `top_trending` gives the same answer for less.
+    """
     now = now or utcnow()
     query = select(Paper)
     if since is not None:
@@ -104,48 +170,8 @@ def ranked_papers(
         query = query.where(Paper.id.in_(list(ids)))
     papers = list(session.scalars(query))
     paper_ids = [p.id for p in papers]
-    source_counts: dict[int, int] = {}
-    for start in range(0, len(paper_ids), 5000):
-        part = paper_ids[start : start + 5000]
-        source_counts.update(
-            session.execute(
-                select(Sighting.paper_id, func.count())
-                .where(Sighting.paper_id.in_(part))
-                .group_by(Sighting.paper_id)
-            )
-            .tuples()
-            .all()
-        )
-    velocities: dict[int, int] = {}
-    for start in range(0, len(paper_ids), 5000):
-        velocities.update(_velocities(session, paper_ids[start : start + 5000], now))
-    ranked = []
-    for paper in papers:
-        signals = Signals(
-            upvotes=paper.upvotes,
-            velocity=velocities.get(paper.id, 0),
-            sources=source_counts.get(paper.id, 0),
-            first_seen_at=paper.first_seen_at,
-            published_at=paper.published_at,
-        )
-        ranked.append(
-            RankedPaper(
-                id=paper.id,
-                key=paper.key,
-                arxiv_id=paper.arxiv_id,
-                title=paper.title,
-                authors=list(paper.authors),
-                abstract=paper.abstract,
-                categories=list(paper.categories),
-                links=dict(paper.links),
-                upvotes=paper.upvotes,
-                velocity=signals.velocity,
-                sources=signals.sources,
-                score=trending_score(signals, now, gravity),
-                first_seen_at=paper.first_seen_at,
-                published_at=paper.published_at,
-                thumbnail=paper.thumbnail,
-            )
-        )
-    ranked.sort(key=lambda p: (-p.score, -p.upvotes, p.key))
-    return ranked[:top] if top is not None else ranked
+    counts = source_counts(session, paper_ids)
+    gained = velocities(session, paper_ids, now)
+    result = [ranked(p, gained.get(p.id, 0), counts.get(p.id, 0), now, gravity) for p in papers]
+    result.sort(key=rank_order)
+    return result[:top] if top is not None else result

@@ -185,21 +185,33 @@ def _activate(subscriber: Subscriber, now: datetime) -> None:
     subscriber.unsubscribed_at = None
 
 
-def confirm(
-    session: Session, link_id: str, version: int, now: datetime | None = None
-) -> Subscriber:
-    """Activate a pending reader from a confirm link; replaying the link is harmless."""
+def confirmable(session: Session, link_id: str, version: int) -> Subscriber:
+    """The reader a confirm link names, if confirming would be accepted; changes nothing, so
+    a page can ask before the reader presses the button (mail scanners open links too).
+
+    Raises the SubscriptionError `confirm` would raise.
+    """
     subscriber = _from_link(session, link_id, version)
     if subscriber.status in SUPPRESSED_READER:
         raise SubscriptionError("This address can no longer receive mail from us.")
     if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
         raise SubscriptionError("This link was replaced: please subscribe again.")
     if subscriber.status == SubscriberStatus.PENDING:
+        found = find_suppression(session, subscriber.email_key)
+        # Erased once, back by their own double opt-in: the erasure marker does not block them.
+        if found is not None and found.reason != SuppressionReason.ERASED:
+            raise SubscriptionError("This address can no longer receive mail from us.")
+    return subscriber
+
+
+def confirm(
+    session: Session, link_id: str, version: int, now: datetime | None = None
+) -> Subscriber:
+    """Activate a pending reader from a confirm link; replaying the link is harmless."""
+    subscriber = confirmable(session, link_id, version)
+    if subscriber.status == SubscriberStatus.PENDING:
         if is_suppressed(session, subscriber.email_key):
-            # Erased once, back by their own double opt-in: the erasure marker has done its job.
-            found = find_suppression(session, subscriber.email_key)
-            if found is None or found.reason != SuppressionReason.ERASED:
-                raise SubscriptionError("This address can no longer receive mail from us.")
+            # The erasure marker (confirmable refused any other reason) has done its job.
             lift(session, subscriber.email_key, actor="the reader's own confirmation")
         _activate(subscriber, now or utcnow())
     return subscriber

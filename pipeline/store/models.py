@@ -99,10 +99,29 @@ class Source(Base):
     sightings: Mapped[list[Sighting]] = relationship(back_populates="source", passive_deletes=True)
 
 
+RELISTED_PREDICATE = "published_at > first_seen_at"
+
+
 class Paper(Base):
     """One paper, however many sources carry it: keyed by arXiv id, else DOI, else canonical URL."""
 
     __tablename__ = "papers"
+    __table_args__ = (
+        # The three orders pipeline/ranking/top.py walks to find the top few papers of a
+        # window without reading it all: by upvotes; by first sight (id breaks ties, so a
+        # walk can resume inside a batch of papers stored at the same instant); and by
+        # publication, for the few papers published after they were first seen (their age
+        # counts from then).
+        Index("ix_papers_upvotes_order", "upvotes", "first_seen_at", "id"),
+        Index("ix_papers_seen_order", "first_seen_at", "id"),
+        Index(
+            "ix_papers_relisted",
+            "published_at",
+            postgresql_where=text(RELISTED_PREDICATE),
+            sqlite_where=text(RELISTED_PREDICATE),
+        ),
+    )
+
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     key: Mapped[str] = mapped_column(String(600), unique=True)

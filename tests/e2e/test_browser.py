@@ -103,7 +103,16 @@ def test_subscribe_confirm_change_preferences_and_unsubscribe(
 
             [mail] = site.mails_to("reader@example.org")
             page.goto(site.settings.base_url + site.link(mail, "confirm"))
+            # Opening the link only shows the button (mail scanners open links too).
+            assert page.locator("h1").inner_text() == "Confirm your subscription"
+            assert page.get_by_role("main").count() == 1 and page.locator("h1").count() == 1
+            button = page.get_by_role("button", name="Confirm my subscription")
+            assert button.count() == 1
+            assert site.reader("reader@example.org").status == "pending"  # type: ignore[union-attr]
+            camera.shoot("05-confirm")
+            button.click()
             assert "Welcome to Paperround" in page.locator("h1").inner_text()
+            assert site.reader("reader@example.org").status == "active"  # type: ignore[union-attr]
             camera.shoot("05-confirmed")
 
             page.click("text=Choose topics and send time")

@@ -28,25 +28,14 @@ def web(rt: Runtime, host: str, port: int, threads: int | None) -> None:
 
     Example: paperround web --port 8000, then open http://127.0.0.1:8000/
     """
-    import waitress
-
     from workers.web import create_app
+    from workers.web.server import make_server
 
     settings = rt.settings
     app = create_app(rt.wiring)
-    server = waitress.create_server(
-        app,
-        host=host,
-        port=port,
-        threads=threads or settings.web_threads,
-        # Bounded before Flask sees it (Flask enforces web_max_request_bytes as well).
-        max_request_body_size=settings.web_max_request_bytes,
-        ident="paperround",
-        # Behind a proxy, X-Forwarded-* are read by the app (web_trusted_proxies), not here.
-        clear_untrusted_proxy_headers=True,
-    )
+    server = make_server(app, settings, host=host, port=port, threads=threads)
     click.echo(
-        f"Paperround web on http://{host}:{server.effective_port}/ "
+        f"Paperround web on http://{host}:{server.port}/ "
         f"(public links use {settings.base_url}); Ctrl-C stops it"
     )
     try:

@@ -14,9 +14,10 @@ from pipeline.wiring import Wiring
 from workers.web import api, archive, confirm, home, preferences, unsubscribe
 from workers.web.context import EXTENSION, Web
 from workers.web.limits import RateLimited
-from workers.web.mailer import ConfirmationMailer
+from workers.web.mailer import Busy, ConfirmationMailer
 from workers.web.security import CsrfError, install
 from workers.web.signed import LinkProblem
+from workers.web.signup import recorder
 
 log = logging.getLogger(__name__)
 WEB_TEMPLATES = templates_dir() / "web"
@@ -29,7 +30,9 @@ ERROR_TITLES = {
     415: "Unsupported content type",
     429: "Too many requests",
     500: "Something went wrong on our side",
+    503: "Busy right now",
 }
+BUSY_RETRY_AFTER = 60
 
 
 def create_app(wiring: Wiring) -> Flask:
@@ -45,8 +48,12 @@ def create_app(wiring: Wiring) -> Flask:
     app.secret_key = wiring.secret_key
     install(app, settings.web_max_request_bytes, settings.base_url.startswith("https://"))
     if settings.web_trusted_proxies:
+        # The one reader of forwarding headers (waitress is told to pass them through,
+        # workers/web/server.py): the client is the address the n-th proxy from us saw.
+        # X-Forwarded-Host is not read: links use base_url, and a proxy that does not set
+        # that header passes on whatever the client sent.
         n = settings.web_trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0)  # type: ignore[method-assign]
     app.extensions[EXTENSION] = Web(
         wiring=wiring,
         settings=settings,
@@ -54,7 +61,7 @@ def create_app(wiring: Wiring) -> Flask:
         signer=wiring.signer,
         links=wiring.links,
         limiter=wiring.limiter(),
-        mailer=ConfirmationMailer(wiring.confirmations.send),
+        mailer=ConfirmationMailer(recorder(wiring), wiring.confirmations.send),
     )
     app.jinja_env.filters["safe_url"] = safe_url  # feed links: only http(s), else no link
     app.jinja_env.globals.update(
@@ -75,7 +82,7 @@ def _page(
     retry_after: int | None = None,
 ) -> Response:
     if request.path.startswith("/api/"):
-        code = {404: "invalid_link", 429: "rate_limited"}.get(status, "bad_request")
+        code = {404: "invalid_link", 429: "rate_limited", 503: "busy"}.get(status, "bad_request")
         response = api.json_error(status, code, message)
     else:
         html = render_template(
@@ -114,6 +121,14 @@ def _error_handlers(app: Flask) -> None:
             f"Too many attempts. Please try again in about {minutes} "
             f"minute{'s' if minutes != 1 else ''}.",
             retry_after=exc.retry_after,
+        )
+
+    @app.errorhandler(Busy)
+    def busy(_exc: Busy) -> Response:
+        return _page(
+            503,
+            "Too many people are subscribing at this moment. Please try again in a minute.",
+            retry_after=BUSY_RETRY_AFTER,
         )
 
     @app.errorhandler(api.ApiError)

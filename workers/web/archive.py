@@ -3,7 +3,8 @@
 An edition page is the digest message itself, made by the composer that sends digests
 (pipeline/digest/preview.py `edition_page`), with every paper and neutral links in place of
 the personal ones; cached per edition (a compile costs ~0.2 s; a past edition's papers do not
-change).
+change). Only pages found are kept: an edition that does not exist yet answers 404 until
+it does, not for an hour after. Ids outside the store's 64-bit range never reach it (404).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from workers.web.security import ARCHIVE_CSP
 
 bp = Blueprint("archive", __name__)
 INDEX_SIZE = 60
+MAX_ID = 2**63 - 1  # BIGINT; a larger id overflows the query (a 500), so it is routed to 404
 
 
 @bp.get("/archive")
@@ -37,9 +39,11 @@ def _render(edition_id: int) -> str | None:
     return edition_page(w.wiring.composer(), edition_id, help_url)
 
 
-@bp.get("/archive/<int:edition_id>")
+@bp.get(f"/archive/<int(min=1, max={MAX_ID}):edition_id>")
 def edition(edition_id: int) -> Response:
-    html = web().archive_pages.get(edition_id, lambda: _render(edition_id))
+    html = web().archive_pages.get(
+        edition_id, lambda: _render(edition_id), keep=lambda page: page is not None
+    )
     if html is None:
         abort(404)
     response = Response(html, mimetype="text/html")

@@ -6,6 +6,8 @@ field they are about.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +38,7 @@ _FIELD_OF_PREFIX = {
     "time zone": "timezone",
 }
 Errors = dict[str, str]
+TIMEZONE_CHARS = 64  # the column's width; no IANA name comes close
 
 
 def field_of(error: PreferenceError) -> str:
@@ -48,21 +51,46 @@ def _as_list(value: Any) -> list[str]:
         return []
     if isinstance(value, str):
         return [value]
-    if isinstance(value, list):
-        return [str(v) for v in value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
     raise PreferenceError("categories: send a list of arXiv categories")
+
+
+_DIGITS = re.compile(r"[+-]?[0-9]{1,4000}")  # int() refuses more than 4,300 digits
+
+
+def whole_number(value: Any) -> int | None:
+    """A whole number from a form field (text) or a JSON value, else None: NaN, infinities
+    (JSON 1e400 is one), fractions, booleans, lists, words. Large values are kept: the range
+    check (pipeline/readers/preferences.py) then names the field and the allowed range."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and value.is_integer() else None
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        return int(value.strip())
+    return None
 
 
 def _whole(value: Any, field: str, label: str, errors: Errors, default: int) -> int:
     if value is None or value == "":
         return default
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        return int(value)
-    except (TypeError, ValueError):
+    number = whole_number(value)
+    if number is None:
         errors[field] = f"{label}: enter a whole number."
         return default
+    return number
+
+
+def _timezone(value: Any, errors: Errors, default: str) -> str:
+    if value is None or value == "":
+        return default
+    if not isinstance(value, str) or len(value) > TIMEZONE_CHARS:
+        errors["timezone"] = "Time zone: choose one from the list."
+        return default
+    return value
 
 
 def parse_preferences(
@@ -91,7 +119,7 @@ def parse_preferences(
             data.get("send_hour"), "send_hour", "Send hour", errors, defaults.send_hour
         ),
         weekly_day=_whole(weekly_day, "weekly_day", "Weekly day", errors, defaults.weekly_day),
-        timezone=str(data.get("timezone") or defaults.timezone),
+        timezone=_timezone(data.get("timezone"), errors, defaults.timezone),
         paused=data.get("paused") in ("on", "1", "true", True),
     )
     try:

@@ -8,7 +8,8 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from pipeline.ingest.catalog import newest_fetch
-from pipeline.ranking.ranked import RankedPaper, ranked_papers
+from pipeline.ranking.ranked import RankedPaper
+from pipeline.ranking.top import top_trending
 from pipeline.readers.preferences import WEEKDAYS, common_timezones
 from pipeline.timeutil import utcnow
 from workers.web.context import web
@@ -29,26 +30,32 @@ HONEYPOT = "website"  # hidden from people by CSS; bots that fill every field re
 
 def _top_papers() -> list[RankedPaper]:
     """Today's sample, cached per ingestion: the key is the newest fetch of any source, so
-    papers that just landed show at once and between ingestions ranking runs once per TTL."""
+    papers that just landed show at once and between ingestions ranking runs once per TTL.
+
+    `top_trending` reads a few batches, not the day's papers, and the cache makes the value
+    once however many first visits arrive together (they wait for that one; /healthz and
+    the other pages wait for nothing).
+    """
     w = web()
-    now = utcnow()
     with w.sessions() as session:
         fetched = newest_fetch(session)
 
-        def load() -> list[RankedPaper]:
+    def load() -> list[RankedPaper]:
+        now = utcnow()
+        with w.sessions() as session:
             for days in (1, 7):
-                papers = ranked_papers(
+                papers = top_trending(
                     session,
-                    top=SAMPLE_SIZE,
+                    SAMPLE_SIZE,
                     since=now - timedelta(days=days),
                     gravity=w.settings.ranking_gravity,
                     now=now,
                 )
                 if papers:
                     return papers
-            return []
+        return []
 
-        return w.home_papers.get(("top", fetched), load)
+    return w.home_papers.get(("top", fetched), load)
 
 
 def form_choices() -> dict[str, object]:

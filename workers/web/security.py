@@ -68,6 +68,12 @@ def _check_csrf() -> None:
         raise CsrfError
 
 
+def server_error_headers() -> list[tuple[str, str]]:
+    """The headers of an app page, for the errors the HTTP server answers itself (it refuses
+    some requests before the app runs: workers/web/server.py)."""
+    return [*HEADERS.items(), ("Content-Security-Policy", CSP), ("Cache-Control", "no-store")]
+
+
 def _add_headers(response: Response) -> Response:
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)

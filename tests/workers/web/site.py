@@ -24,6 +24,8 @@ from pipeline.wiring import Wiring
 from tests.support.smtpserver import ScriptedSmtpServer
 from tests.support.world import settings_for
 from workers.web import create_app
+from workers.web.context import EXTENSION
+from workers.web.server import make_server
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -64,8 +66,13 @@ class Site:
         form.update(fields)
         return client.post("/subscribe", data=form)
 
+    def confirm(self, client: FlaskClient, path: str) -> Any:
+        """What a reader does with the confirm link: open the page, press its one button."""
+        return client.post(path, data={"csrf_token": self.csrf(client, path)})
+
     def drain(self) -> None:
-        self.app.extensions["paperround"].mailer.drain()
+        """Wait for the subscribe requests answered so far (they finish in the background)."""
+        self.app.extensions[EXTENSION].mailer.drain()
 
     def mails_to(self, address: str) -> list[str]:
         self.drain()
@@ -79,6 +86,8 @@ class Site:
         return found.group(1)
 
     def reader(self, address: str) -> Subscriber | None:
+        """The stored reader, once the subscribe requests already answered were carried out."""
+        self.drain()
         with self.sessions() as session:
             key = address.casefold()
             row = session.scalar(select(Subscriber).where(Subscriber.email_key == key))
@@ -97,21 +106,15 @@ def make_site(tmp_path: Path, store: Any, smtp: ScriptedSmtpServer, **overrides:
 
 
 @contextmanager
-def served(app: Flask, port: int = 0) -> Iterator[str]:
-    """The app under waitress (the production server) on 127.0.0.1, a free port; yields its URL."""
-    import waitress
-
-    server = waitress.create_server(
-        app,
-        host="127.0.0.1",
-        port=port,
-        threads=4,
-        max_request_body_size=app.config["MAX_CONTENT_LENGTH"],
-    )
+def served(app: Flask, port: int = 0, threads: int | None = None) -> Iterator[str]:
+    """The app under the server `paperround web` runs (workers/web/server.py: waitress with its
+    production settings) on 127.0.0.1, a free port; yields its URL."""
+    settings = app.extensions[EXTENSION].settings
+    server = make_server(app, settings, host="127.0.0.1", port=port, threads=threads)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.effective_port}"
+        yield f"http://127.0.0.1:{server.port}"
     finally:
         server.close()
         thread.join(timeout=5)

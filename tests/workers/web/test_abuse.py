@@ -216,3 +216,20 @@ def test_wrong_methods_and_unknown_pages(site: Site) -> None:
     assert client.delete("/").status_code == 405
     missing = client.get("/no/such/page")
     assert missing.status_code == 404 and "Page not found" in missing.get_data(as_text=True)
+
+
+def test_a_full_subscribe_queue_says_busy_alike_for_every_address(site: Site) -> None:
+    """Subscribe requests wait in a bounded queue (workers/web/mailer.py): when it is full the
+    answer is 503 with Retry-After, never an unbounded backlog, and never about the address."""
+    add_readers(site.sessions, 1, domain="known.example")
+    site.app.extensions["paperround"].mailer.max_pending = 0
+    answers = set()
+    for address in ("reader0@known.example", "new@fresh.example"):
+        form = site.subscribe(site.client(), address)
+        api = site.client().post("/api/subscribe", json={"email": address})
+        assert form.status_code == 503 and api.status_code == 503
+        assert form.headers["Retry-After"] == api.headers["Retry-After"] == "60"
+        assert api.get_json()["error"] == "busy"
+        answers.add((form.get_data(), api.get_data()))
+    assert len(answers) == 1
+    assert site.reader("new@fresh.example") is None

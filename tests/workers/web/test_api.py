@@ -25,7 +25,8 @@ def test_api_subscribe_then_confirm(site: Site) -> None:
     assert reader is not None and reader.consent_channel == "api"
     assert (reader.cadence, reader.categories, reader.keywords) == ("weekly", ["cs.LG"], ["agents"])
     [mail] = site.mails_to("api@example.org")
-    assert client.get(site.link(mail, "confirm")).status_code == 200
+    assert site.confirm(client, site.link(mail, "confirm")).status_code == 200
+    assert site.reader("api@example.org").status == "active"  # type: ignore[union-attr]
 
 
 def test_api_errors_are_clear_json(site: Site) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -46,14 +47,16 @@ def test_subscribe_confirm_preferences_unsubscribe_resubscribe(any_site: Site) -
     assert headers["Date"] and headers["From"]
 
     confirm = site.link(mail, "confirm")
-    page = client.get(confirm)
+    page = site.confirm(client, confirm)
     assert page.status_code == 200
     assert "Welcome to Paperround" in page.get_data(as_text=True)
     assert site.reader("ann@example.org").status == "active"  # type: ignore[union-attr]
 
-    replay = client.get(confirm)  # a replayed confirmation changes nothing
+    # Pressing the button again (a resent form, the back button) changes nothing.
+    replay = client.post(confirm, data={"csrf_token": site.csrf(client)})
     assert replay.status_code == 200
     assert "already confirmed" in replay.get_data(as_text=True)
+    assert "already confirmed" in client.get(confirm).get_data(as_text=True)
 
     prefs_path = site.link(page.get_data(as_text=True).replace("&amp;", "&"), "preferences")
     form = client.get(prefs_path).get_data(as_text=True)
@@ -103,7 +106,8 @@ def test_subscribe_confirm_preferences_unsubscribe_resubscribe(any_site: Site) -
     mails = site.mails_to("Ann@example.org")
     assert len(mails) == 2
     assert client.get(confirm).status_code == 404  # the old link was revoked
-    assert client.get(site.link(mails[1], "confirm")).status_code == 200
+    assert client.post(confirm, data={"csrf_token": site.csrf(client)}).status_code == 404
+    assert site.confirm(client, site.link(mails[1], "confirm")).status_code == 200
     assert site.reader("ann@example.org").status == "active"  # type: ignore[union-attr]
 
 
@@ -127,3 +131,29 @@ def test_failed_confirmation_send_can_be_retried_at_once(site: Site) -> None:
     site.smtp.clear_rules()
     assert site.subscribe(client, "busy@example.org").status_code == 303
     assert len(site.mails_to("busy@example.org")) == 1
+
+
+def test_opening_the_confirm_link_does_not_confirm(site: Site) -> None:
+    """Mail scanners and link previews open every link: only the page's button confirms."""
+    client = site.client()
+    site.subscribe(client, "scan@example.org")
+    [mail] = site.mails_to("scan@example.org")
+    confirm = site.link(mail, "confirm")
+    for _ in range(3):
+        page = site.client().get(confirm)  # a scanner: no cookie, GET only, maybe HEAD
+        assert page.status_code == 200
+        assert site.client().head(confirm).status_code == 200
+    body = page.get_data(as_text=True)
+    assert site.reader("scan@example.org").status == "pending"  # type: ignore[union-attr]
+    assert body.count("<main") == 1 and body.count("<h1") == 1
+    assert "Confirm your subscription</h1>" in body and "scan@example.org" in body
+    form = re.search(r'<form method="post" action="([^"]+)">(.*?)</form>', body, re.S)
+    assert form is not None and form.group(1) == confirm
+    assert 'name="csrf_token"' in form.group(2)
+    assert '<button type="submit" class="button">Confirm my subscription</button>' in form.group(2)
+    # The button's POST needs the page's CSRF token, like every form.
+    assert client.post(confirm).status_code == 400
+    assert site.reader("scan@example.org").status == "pending"  # type: ignore[union-attr]
+    done = site.confirm(client, confirm)
+    assert "Welcome to Paperround" in done.get_data(as_text=True)
+    assert site.reader("scan@example.org").status == "active"  # type: ignore[union-attr]

@@ -79,6 +79,35 @@ def test_expired_confirm_link_says_so(site: Site) -> None:
     response = site.client().get(f"/confirm/{old}")
     _assert_clear_page(response, 400, "This link has expired")
     assert "Subscribe again" in response.get_data(as_text=True)
+    client = site.client()  # the button of a page opened before the link expired
+    pressed = client.post(f"/confirm/{old}", data={"csrf_token": site.csrf(client)})
+    _assert_clear_page(pressed, 400, "This link has expired")
+
+
+@pytest.mark.parametrize(
+    "token", ["garbage", "WzEsMV0.awd_XA.AAAAAAAAAAAAAAAAAAAAAAAAAAA", "x" * 600, "%00%0d%0a"]
+)
+def test_the_confirm_button_with_a_forged_token_gets_a_clear_400(site: Site, token: str) -> None:
+    client = site.client()
+    pressed = client.post(f"/confirm/{token}", data={"csrf_token": site.csrf(client)})
+    _assert_clear_page(pressed, 400, "This link does not work")
+
+
+def test_revoked_or_replaced_confirm_links_get_404_on_the_page_and_the_button(site: Site) -> None:
+    add_readers(site.sessions, 1, domain="pending.example", status="pending")
+    add_readers(site.sessions, 1, domain="left.example", status="unsubscribed")
+    pending = site.reader("reader0@pending.example")
+    left = site.reader("reader0@left.example")
+    assert pending is not None and left is not None
+    revoked = f"/confirm/{site.signer.make('confirm', pending.link_id, 2)}"  # version 1 is valid
+    replaced = f"/confirm/{site.signer.make('confirm', left.link_id, 1)}"
+    client = site.client()
+    for path, words in ((revoked, "no longer valid"), (replaced, "please subscribe again")):
+        _assert_clear_page(client.get(path), 404, words)
+        pressed = client.post(path, data={"csrf_token": site.csrf(client)})
+        _assert_clear_page(pressed, 404, words)
+    assert site.reader("reader0@pending.example").status == "pending"  # type: ignore[union-attr]
+    assert site.reader("reader0@left.example").status == "unsubscribed"  # type: ignore[union-attr]
 
 
 def test_revoked_links_get_404(site: Site) -> None:

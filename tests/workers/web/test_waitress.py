@@ -18,7 +18,7 @@ def test_subscribe_confirm_and_one_click_over_waitress(site_maker: SiteMaker, st
     with served(site.app) as url, httpx.Client(base_url=url, timeout=10) as browser:
         home = browser.get("/")
         assert home.status_code == 200
-        assert home.headers["server"] == "waitress"
+        assert home.headers["server"] == "paperround"  # the server `paperround web` runs
         assert "frame-ancestors 'none'" in home.headers["content-security-policy"]
         token = CSRF_RE.search(home.text).group(1)  # type: ignore[union-attr]
         posted = browser.post(
@@ -27,7 +27,12 @@ def test_subscribe_confirm_and_one_click_over_waitress(site_maker: SiteMaker, st
         )
         assert posted.status_code == 303
         [mail] = site.mails_to("live@example.org")
-        confirmed = browser.get(site.link(mail, "confirm"))
+        confirm = site.link(mail, "confirm")
+        page = browser.get(confirm)
+        assert page.status_code == 200 and "Confirm my subscription" in page.text
+        assert site.reader("live@example.org").status == "pending"  # type: ignore[union-attr]
+        button = CSRF_RE.search(page.text).group(1)  # type: ignore[union-attr]
+        confirmed = browser.post(confirm, data={"csrf_token": button})
         assert confirmed.status_code == 200 and "Welcome" in confirmed.text
 
         # RFC 8058: a mail provider POSTs to the List-Unsubscribe URL, no cookies, no token.
