@@ -213,6 +213,7 @@ def _seed_busy_day(engine: Engine, papers: int, now: datetime) -> None:
                     "links": {"abs": f"https://arxiv.org/abs/2612.{i:05d}"},
                     "upvotes": int(400 * rng.random() ** 3) if voted else 0,
                     "first_seen_at": seen,
+                    "listed_at": seen,
                     "updated_at": seen,
                     "published_at": published,
                 }
@@ -340,9 +341,7 @@ def _home_store(name: str, make: Callable[[], AbstractContextManager[Engine]]) -
             fast_s = time.perf_counter() - began
             if fast != full:
                 raise RuntimeError("top_trending and ranked_papers disagree")
-            window = len(
-                session.scalars(select(Paper.id).where(Paper.first_seen_at >= since)).all()
-            )
+            window = len(session.scalars(select(Paper.id).where(Paper.listed_at >= since)).all())
         url = engine.url.render_as_string(hide_password=False)
         runs = []
         for _ in range(HOME_RUNS):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline import __version__
 from pipeline.mail.smtp_url import parse_smtp_url
 from pipeline.resources import config_dir
 
@@ -40,6 +41,9 @@ class Settings:
     data_dir: Path
     database_url: str
     user_agent: str
+    contact_address: str
+    host_intervals: tuple[str, ...]
+    catch_up_days: int
     connect_timeout: float
     read_timeout: float
     max_feed_bytes: int
@@ -86,6 +90,22 @@ class Settings:
     def maildir(self) -> Path:
         """Where the embedded capture SMTP server stores what it receives."""
         return self.data_dir / "mail"
+
+    @property
+    def effective_user_agent(self) -> str:
+        """The User-Agent feeds see: the setting, else one naming this instance and a contact."""
+        if self.user_agent:
+            return self.user_agent
+        contact = self.contact_address or self.sender_address
+        return f"Paperround/{__version__} (+{self.base_url}; mailto:{contact})"
+
+    @property
+    def fetch_intervals(self) -> dict[str, float]:
+        """host_intervals as {host: seconds}."""
+        return {
+            host.strip().lower(): float(seconds)
+            for host, _, seconds in (item.partition("=") for item in self.host_intervals)
+        }
 
     @property
     def sender_domain(self) -> str:
@@ -245,6 +265,21 @@ def _validate(settings: Settings) -> None:
         raise bad("max_retries", "must be 0 or more")
     if settings.max_retry_after < 0:
         raise bad("max_retry_after", "must be 0 or more")
+    if not 0 <= settings.catch_up_days <= 30:
+        raise bad("catch_up_days", "must be between 0 and 30")
+    for name in ("user_agent", "contact_address"):
+        if any(ord(c) < 32 or ord(c) == 127 for c in getattr(settings, name)):
+            raise bad(name, "must be one line of printable text")
+    if settings.contact_address and "@" not in settings.contact_address:
+        raise bad("contact_address", "must be an address like ops@example.org")
+    for item in settings.host_intervals:
+        host, equals, seconds = item.partition("=")
+        try:
+            valid = bool(equals and host.strip()) and 0 <= float(seconds) <= 3600
+        except ValueError:
+            valid = False
+        if not valid:
+            raise bad("host_intervals", f"{item!r} must look like host=seconds, e.g. arxiv.org=3")
 
 
 def _check_database_url(url: str, bad: Callable[[str, str], SettingsError]) -> None:

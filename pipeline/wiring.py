@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pipeline.delivery.ledger import SendPolicy
 from pipeline.digest.compose import DigestComposer, edition_loader
 from pipeline.ingest.fetch import Fetcher
+from pipeline.ingest.politeness import HostTurns, MemoryTurns, RedisTurns
 from pipeline.locks import FileLocks, Locks, RedisLocks
 from pipeline.mail.capture_log import accepted_ids
 from pipeline.mail.dkim import DkimSigner, load_dkim
@@ -148,10 +149,21 @@ class Wiring:
 
     # --- ingestion ---------------------------------------------------------------------
 
+    @functools.cached_property
+    def host_turns(self) -> HostTurns:
+        """Whose turn it is on each feed host: shared by every worker through Redis when the
+        broker is Redis, else by every fetcher of this process."""
+        s = self.settings
+        if s.broker_is_redis:
+            return RedisTurns(s.broker_url, f"{s.redis_key_prefix}turn:")
+        return MemoryTurns()
+
     def fetcher(self) -> Fetcher:
         s = self.settings
         return Fetcher(
-            user_agent=s.user_agent,
+            user_agent=s.effective_user_agent,
+            host_intervals=s.fetch_intervals,
+            turns=self.host_turns,
             connect_timeout=s.connect_timeout,
             read_timeout=s.read_timeout,
             max_bytes=s.max_feed_bytes,

@@ -46,6 +46,7 @@ def digest_paper(paper: RankedPaper) -> DigestPaper:
         upvotes=paper.upvotes,
         links={k: str(v) for k, v in paper.links.items() if isinstance(v, str)},
         thumbnail=paper.thumbnail,
+        summary=paper.summary,
     )
 
 

@@ -87,7 +87,7 @@ def _lock_or_create_edition(
     ranked = [
         p
         for p in ranked_papers(session, since=start, gravity=gravity, now=now)
-        if p.first_seen_at <= now
+        if p.listed_at is not None and p.listed_at <= now
     ]
     row = {
         "cadence": cadence,

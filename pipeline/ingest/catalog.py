@@ -12,10 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pipeline.ingest.formats import FORMATS
+from pipeline.ingest.identifiers import compile_id_pattern
 from pipeline.store.models import Source
 
 AUTO = "auto"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+MAX_PATTERN = 500
 
 
 class CatalogError(ValueError):
@@ -27,6 +29,7 @@ class SourceSpec:
     name: str
     url: str
     kind: str = AUTO
+    id_pattern: str | None = None  # where this site's links carry the arXiv id
 
 
 def parse_spec(text: str) -> SourceSpec:
@@ -48,12 +51,20 @@ def validate_spec(spec: SourceSpec) -> None:
     parts = urlsplit(spec.url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise CatalogError(f"source URL {spec.url!r} must be an http:// or https:// URL")
+    if spec.id_pattern is not None:
+        if len(spec.id_pattern) > MAX_PATTERN:
+            raise CatalogError(f"the id pattern is longer than {MAX_PATTERN} characters")
+        try:
+            compile_id_pattern(spec.id_pattern)
+        except ValueError as exc:
+            raise CatalogError(str(exc)) from None
 
 
 def add_source(session: Session, spec: SourceSpec) -> Source:
     """Add a source; the caller commits. Duplicate names raise CatalogError."""
     validate_spec(spec)
-    source = Source(name=spec.name, kind=spec.kind, url=spec.url)
+    options = {"id_pattern": spec.id_pattern} if spec.id_pattern else None
+    source = Source(name=spec.name, kind=spec.kind, url=spec.url, options=options)
     session.add(source)
     try:
         session.flush()
@@ -78,14 +89,18 @@ def remove_source(session: Session, name: str) -> None:
 
 
 def sources_to_fetch(session: Session, now: datetime) -> list[int]:
-    """Enabled sources never fetched, or whose interval has passed since their last fetch."""
+    """Enabled sources never fetched, or whose interval has passed since their last fetch;
+    a failing source waits until its next_fetch_at (backoff, a server's Retry-After)."""
     sources = session.execute(
-        select(Source.id, Source.last_fetched_at, Source.interval_minutes).where(Source.enabled)
+        select(
+            Source.id, Source.last_fetched_at, Source.interval_minutes, Source.next_fetch_at
+        ).where(Source.enabled)
     ).all()
     return [
         sid
-        for sid, last, minutes in sources
-        if last is None or now - last >= timedelta(minutes=max(1, minutes))
+        for sid, last, minutes, not_before in sources
+        if (not_before is None or now >= not_before)
+        and (last is None or now - last >= timedelta(minutes=max(1, minutes)))
     ]
 
 

@@ -73,6 +73,12 @@ class SourceFormat(Protocol):
 
     kind: str
 
+    def catch_up_urls(
+        self, url: str, last_ok: datetime | None, now: datetime, max_days: int
+    ) -> list[str]:
+        """Documents to fetch first, for the days missed since `last_ok` (most formats: none)."""
+        ...
+
     def sniff(self, body: bytes, content_type: str | None) -> bool:
         """True when `body` looks like this format (used to auto-detect the kind)."""
         ...
@@ -80,3 +86,12 @@ class SourceFormat(Protocol):
     def parse(self, body: bytes, *, url: str, content_type: str | None = None) -> ParseResult:
         """Parse a whole body. Raises FeedError with a one-line reason when it is unusable."""
         ...
+
+
+class NoCatchUp:
+    """For formats that only ever serve their latest listing."""
+
+    def catch_up_urls(
+        self, url: str, last_ok: datetime | None, now: datetime, max_days: int
+    ) -> list[str]:
+        return []

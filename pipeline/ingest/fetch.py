@@ -13,7 +13,7 @@ import http.cookiejar
 import socket
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -29,6 +29,7 @@ from pipeline.ingest.network import (
     limits,
     system_resolver,
 )
+from pipeline.ingest.politeness import HostTurns, MemoryTurns
 
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
@@ -100,6 +101,8 @@ class Fetcher:
         sleep: Callable[[float], None] = time.sleep,
         total_timeout: float | None = None,
         resolver: Resolver = system_resolver,
+        host_intervals: Mapping[str, float] | None = None,
+        turns: HostTurns | None = None,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -115,6 +118,8 @@ class Fetcher:
         )
         self._sleep = sleep
         self._resolve = resolver
+        self.host_intervals = {h.lower(): s for h, s in (host_intervals or {}).items()}
+        self._turns = turns if turns is not None else MemoryTurns()
         self._client = httpx.Client(
             headers={
                 "User-Agent": user_agent,
@@ -155,6 +160,17 @@ class Fetcher:
         with limits(deadline, self._reach_of(current)) as scope:
             return self._with_retries(current, conditional, scope, etag, last_modified)
 
+    def _wait_for_turn(self, host: str, scope: FetchLimits) -> None:
+        """Politeness: at most one request per `host_intervals[host]` seconds to that host
+        (arXiv asks for one every 3 s on its API), shared by every fetcher using the same
+        turns. The wait is ours, not the server's: it moves the fetch's deadline."""
+        interval = self.host_intervals.get(host.lower(), 0.0)
+        if interval > 0:
+            wait = self._turns.reserve(host.lower(), interval)
+            if wait > 0:
+                self._sleep(wait)
+                scope.deadline += wait
+
     def _reach_of(self, url: httpx.URL) -> Reach:
         """Which kinds of address this fetch may reach: public ones and its source's own."""
         try:
@@ -178,9 +194,7 @@ class Fetcher:
         retries = 0
         while True:
             try:
-                return self._follow_redirects(
-                    current, conditional, scope.deadline, etag, last_modified
-                )
+                return self._follow_redirects(current, conditional, scope, etag, last_modified)
             except _RetryableError as failed:
                 if failed.wait is not None and failed.wait > self.max_retry_after:
                     raise FetchError(
@@ -202,16 +216,16 @@ class Fetcher:
         self,
         start: httpx.URL,
         conditional: dict[str, str],
-        deadline: float,
+        scope: FetchLimits,
         etag: str | None,
         last_modified: str | None,
     ) -> FetchResult:
         visited = [start]
         url = start
         while True:
-            with self._exchange(url, conditional, deadline) as response:
+            with self._exchange(url, conditional, scope) as response:
                 if response.status_code not in REDIRECT_STATUSES:
-                    return self._result(response, deadline, etag, last_modified)
+                    return self._result(response, scope, etag, last_modified)
                 url = self._next_hop(response, visited)
                 visited.append(url)
 
@@ -235,9 +249,10 @@ class Fetcher:
         return target
 
     def _exchange(
-        self, url: httpx.URL, conditional: dict[str, str], deadline: float
+        self, url: httpx.URL, conditional: dict[str, str], scope: FetchLimits
     ) -> _OpenResponse:
-        remaining = deadline - time.monotonic()
+        self._wait_for_turn(url.host, scope)
+        remaining = scope.deadline - time.monotonic()
         if remaining <= 0:
             raise self._deadline_error(url)
         timeout = httpx.Timeout(
@@ -260,17 +275,17 @@ class Fetcher:
                     f"cannot resolve host {url.host!r}: {unresolved} "
                     "(check the URL, or this machine's DNS and network)"
                 ) from None
-            raise _RetryableError(self._transport_error(exc, url, deadline), None) from None
+            raise _RetryableError(self._transport_error(exc, url, scope), None) from None
         except (httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
-            raise _RetryableError(self._transport_error(exc, url, deadline), None) from None
+            raise _RetryableError(self._transport_error(exc, url, scope), None) from None
         except httpx.HTTPError as exc:
-            raise self._transport_error(exc, url, deadline) from None
+            raise self._transport_error(exc, url, scope) from None
         return _OpenResponse(response)
 
     def _result(
         self,
         response: httpx.Response,
-        deadline: float,
+        scope: FetchLimits,
         etag: str | None,
         last_modified: str | None,
     ) -> FetchResult:
@@ -297,7 +312,7 @@ class Fetcher:
             raise FetchError(f"{summary} ({advice})")
         return FetchResult(
             not_modified=False,
-            body=self._read_body(response, deadline),
+            body=self._read_body(response, scope),
             content_type=response.headers.get("Content-Type"),
             etag=response.headers.get("ETag"),
             last_modified=response.headers.get("Last-Modified"),
@@ -305,7 +320,7 @@ class Fetcher:
             status_code=status,
         )
 
-    def _read_body(self, response: httpx.Response, deadline: float) -> bytes:
+    def _read_body(self, response: httpx.Response, scope: FetchLimits) -> bytes:
         where = _redact(response.url)
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
@@ -319,21 +334,23 @@ class Fetcher:
             decoder = BoundedDecoder(coding, self.max_bytes, where)
             for chunk in response.iter_raw():
                 body += decoder.decode(chunk)
-                if time.monotonic() > deadline:
+                if time.monotonic() > scope.deadline:
                     raise self._deadline_error(response.url)
             body += decoder.finish()
         except BodyError as exc:
             raise FetchError(str(exc)) from None
         except httpx.HTTPError as exc:
-            raise self._transport_error(exc, response.url, deadline) from None
+            raise self._transport_error(exc, response.url, scope) from None
         return bytes(body)
 
-    def _transport_error(self, exc: httpx.HTTPError, url: httpx.URL, deadline: float) -> FetchError:
+    def _transport_error(
+        self, exc: httpx.HTTPError, url: httpx.URL, scope: FetchLimits
+    ) -> FetchError:
         host = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
         if isinstance(exc, httpx.ConnectTimeout):
             return FetchError(f"timed out after {self.connect_timeout:g} s connecting to {host}")
         if isinstance(exc, httpx.TimeoutException):
-            if time.monotonic() >= deadline - 0.01:
+            if time.monotonic() >= scope.deadline - 0.01:
                 return self._deadline_error(url)
             return FetchError(
                 f"timed out after {self.read_timeout:g} s waiting for data from {host}"

@@ -228,6 +228,41 @@ def arxiv_id_by_pattern(pattern: re.Pattern[str], url: str) -> tuple[str, int | 
     return _from_id(unquote(found["id"])) if found is not None and found["id"] else None
 
 
+_CATEGORY = re.compile(r"^[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z-]{2,16})?$")
+_LISTING_PATH = re.compile(r"/(?:rss|atom)/(?P<cats>[^/?#]+)/?$")
+CROSS_LISTS = frozenset({"cross", "replace-cross"})
+
+
+def is_arxiv_category(name: str) -> bool:
+    """An arXiv category name ("cs.LG", "hep-th", "physics.flu-dyn"), not an MSC or ACM class
+    ("57M25", "I.2.6"), which the arXiv API also writes as categories."""
+    return _CATEGORY.match(name) is not None
+
+
+def listing_category(url: str, channel_title: str) -> str | None:
+    """The one arXiv category an arXiv listing is of ("rss.arxiv.org/rss/cs.AI", a channel
+    titled "cs.AI updates on arXiv.org"); None for a listing of several ("cs.AI+cs.LG")."""
+    try:
+        found = _LISTING_PATH.search(urlsplit(url).path)
+    except ValueError:
+        found = None
+    if found is not None:
+        names = unquote(found["cats"]).split("+")
+        return names[0] if len(names) == 1 and _CATEGORY.match(names[0]) else None
+    first = channel_title.strip().split(" ", 1)[0]
+    return first if first and _CATEGORY.match(first) and "updates" in channel_title else None
+
+
+def with_listing(
+    categories: list[str], listing: str | None, announce_type: str | None
+) -> list[str]:
+    """A cross-listed paper belongs to the listing it was cross-listed into, whatever its own
+    categories say: a reader who follows that category gets it."""
+    if listing and announce_type in CROSS_LISTS and listing not in categories:
+        return [*categories, listing]
+    return categories
+
+
 @dataclass(frozen=True)
 class RdfTitle:
     title: str
@@ -253,9 +288,13 @@ _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
 _DOI_PREFIX = re.compile(r"^doi:\s*", re.IGNORECASE)
 _DOI_HOSTS = frozenset({"doi.org", "dx.doi.org", "www.doi.org"})
 # Preprint servers put the version in the DOI itself; folding it keeps one paper per preprint.
+# Each writes it after a separator (chemRxiv "-v2", Research Square "/v2", Preprints.org ".v2",
+# OSF "_v2"), except bioRxiv/medRxiv, whose all-digit suffix takes "v2" directly. The separator
+# is required elsewhere: a chemRxiv or OSF code may itself end in "v" and a digit
+# ("chemrxiv-2024-kq3v2" is version-less), and must not lose them.
 _VERSIONED_DOI = re.compile(
-    r"^(?P<base>10\.(?:26434|21203|20944|31219|31234|31235|31222|1101)/.+?)"
-    r"(?:[-_./]?v(?P<v>\d{1,3}))$",
+    r"^(?P<base>10\.(?:26434|21203|20944|31219|31234|31235|31222)/.+?)[-_./]v(?P<v>\d{1,3})$"
+    r"|^(?P<digits>10\.1101/\d[\d.]*)v(?P<dv>\d{1,3})$",
     re.IGNORECASE,
 )
 
@@ -285,4 +324,6 @@ def split_doi_version(doi: str) -> tuple[str, int | None]:
     found = _VERSIONED_DOI.match(doi)
     if found is None:
         return doi, None
+    if found["digits"]:
+        return found["digits"], int(found["dv"])
     return found["base"], int(found["v"])

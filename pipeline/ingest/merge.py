@@ -4,7 +4,12 @@ Rules (kept deliberately simple and order-independent where it matters):
 - a newer arXiv version replaces title, abstract and authors; otherwise a field is filled when
   empty, and the longer abstract / longer author list wins;
 - categories and links are unions (existing first), the earliest published date is kept;
-- counters (upvotes, comments, GitHub stars) keep the highest value seen.
+- counters (comments, GitHub stars) keep the highest value seen; upvotes are per source, the
+  latest snapshot of each (persist.py);
+- a source's own summary and keywords are replaced by its newer ones; the organization is
+  filled when empty; the earliest featured time is kept;
+- a paper is listed (news to readers) from the first entry that lists it: a replacement of an
+  older paper lists nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from pipeline.ingest.entry import PaperEntry
+from pipeline.ingest.twins import title_key
 
 PAPER_FIELDS = (
     "arxiv_id",
@@ -30,11 +36,24 @@ PAPER_FIELDS = (
     "published_at",
     "num_comments",
     "github_stars",
+    "summary",
+    "keywords",
+    "organization",
+    "featured_at",
+    "title_key",
+    "listed_at",
 )
+REPLACEMENTS = frozenset({"replace", "replace-cross"})
 
 
-def entry_to_row(entry: PaperEntry) -> dict[str, Any]:
-    """The papers-table values an entry carries on its own (for a paper seen the first time)."""
+def lists_paper(entry: PaperEntry) -> bool:
+    """Whether the entry announces a paper of the day: everything but arXiv's replacements
+    (a new version of a paper announced before), which update a paper without making it news."""
+    return entry.announce_type not in REPLACEMENTS
+
+
+def entry_to_row(entry: PaperEntry, now: datetime) -> dict[str, Any]:
+    """The papers-table values an entry seen at `now` carries on its own."""
     return {
         "key": entry.key,
         "arxiv_id": entry.arxiv_id,
@@ -53,6 +72,12 @@ def entry_to_row(entry: PaperEntry) -> dict[str, Any]:
         "num_comments": entry.num_comments or 0,
         "github_stars": entry.github_stars,
         "upvotes": entry.upvotes or 0,
+        "summary": entry.summary,
+        "keywords": list(entry.keywords) or None,
+        "organization": entry.organization,
+        "featured_at": entry.featured_at,
+        "title_key": title_key(entry.title),
+        "listed_at": now if lists_paper(entry) else None,
     }
 
 
@@ -107,4 +132,12 @@ def merge_row(current: Mapping[str, Any], incoming: Mapping[str, Any]) -> dict[s
         _highest(current.get("num_comments"), incoming.get("num_comments")) or 0
     )
     merged["github_stars"] = _highest(current.get("github_stars"), incoming.get("github_stars"))
+    for name in ("summary", "keywords"):
+        if incoming.get(name):
+            merged[name] = incoming[name]
+    if not merged["organization"] and incoming.get("organization"):
+        merged["organization"] = incoming["organization"]
+    for name in ("featured_at", "listed_at"):
+        merged[name] = _earliest(current.get(name), incoming.get(name))
+    merged["title_key"] = title_key(merged["title"] or "")
     return merged

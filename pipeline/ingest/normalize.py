@@ -16,16 +16,23 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import nh3
 
 from pipeline.ingest.entry import PaperEntry
-from pipeline.ingest.identifiers import parse_arxiv_id, parse_doi, split_doi_version
+from pipeline.ingest.identifiers import (
+    arxiv_id_by_pattern,
+    parse_arxiv_id,
+    parse_doi,
+    split_doi_version,
+)
 from pipeline.timeutil import utcnow
 
 LINK_KINDS = ("abs", "pdf", "html", "code", "project", "doi", "link")
+MAX_KEYWORDS = 30  # a source's own keywords kept per paper
 MAX_COUNT = 2**31 - 1  # counters are 32-bit columns: no paper has more upvotes than this
 EARLIEST_DATE = datetime(1800, 1, 1, tzinfo=UTC)
 LATEST_AHEAD = timedelta(days=366)  # feeds date ahead (time zones, embargoes), not by years
@@ -215,6 +222,10 @@ def make_entry(
     arxiv_html: bool = False,
     title_html: bool = False,
     text_html: bool = False,
+    summary: str | None = None,
+    keywords: Iterable[str] = (),
+    organization: str | None = None,
+    featured_at: datetime | None = None,
 ) -> PaperEntry:
     """Build a PaperEntry the same way for every format. Raises UnusableEntry with a reason.
 
@@ -229,6 +240,7 @@ def make_entry(
         if value is not None and not 0 <= value <= MAX_COUNT:
             raise UnusableEntry(f"{name} {str(value)[:24]} out of range")
     published = _plausible_date(published_at)
+    featured = _plausible_date(featured_at)
     parsed = parse_arxiv_id(arxiv) if arxiv else None
     arxiv_id, version = parsed if parsed else (None, None)
     doi_norm = parse_doi(doi) if doi else None
@@ -270,7 +282,31 @@ def make_entry(
         num_comments=num_comments,
         github_stars=github_stars,
         announce_type=(single_line(announce_type) or None) if announce_type else None,
+        summary=(single_line(summary) or None) if summary else None,
+        keywords=_unique(single_line(k)[:100] for k in keywords)[:MAX_KEYWORDS],
+        organization=(visible_line(organization)[:200] or None) if organization else None,
+        featured_at=featured,
     )
+
+
+def with_id_pattern(entry: PaperEntry, pattern: re.Pattern[str]) -> PaperEntry:
+    """The entry keyed by the arXiv id its source's own pattern finds in its link or id (a
+    site the aggregator table does not know); unchanged when it has an id or none is found."""
+    if entry.arxiv_id is not None:
+        return entry
+    for text in (entry.links.get("link"), entry.external_id):
+        found = arxiv_id_by_pattern(pattern, text) if text else None
+        if found is not None:
+            arxiv_id, version = found
+            given = {kind: url for kind, url in entry.links.items() if kind != "link"}
+            return replace(
+                entry,
+                key=f"arxiv:{arxiv_id}",
+                arxiv_id=arxiv_id,
+                version=version,
+                links=_links(arxiv_id, entry.doi, None, given, arxiv_html=False),
+            )
+    return entry
 
 
 def _plausible_date(value: datetime | None) -> datetime | None:

@@ -4,6 +4,11 @@ Safe under concurrency: papers are inserted with ON CONFLICT (key) DO NOTHING, s
 racing on the same paper create one row; the loser re-reads it and merges into it.
 Works in chunks so a 10,000-entry feed is a few dozen statements, not 10,000 round trips.
 
+One paper under two keys is caught before it is stored twice: an entry with only a link for a
+key, whose title (folded) and authors match one known paper, is stored as that paper; and a
+paper known only by a link takes the arXiv id or DOI of the first entry that brings one for
+the same title (pipeline/ingest/twins.py).
+
 One bad item costs one item: values that do not fit their column (a key or DOI longer than
 the schema allows) are refused before any statement runs, and should the database refuse a
 chunk anyway, the chunk is stored again one item at a time (each in a savepoint), so the
@@ -23,8 +28,9 @@ from sqlalchemy.orm import Session
 
 from pipeline.ingest.entry import PaperEntry
 from pipeline.ingest.merge import PAPER_FIELDS, entry_to_row, merge_row
+from pipeline.ingest.twins import is_id_less, same_authors
 from pipeline.store.models import Paper, Sighting, UpvoteSnapshot
-from pipeline.store.sql import insert_for
+from pipeline.store.sql import insert_rows
 
 CHUNK = 500
 PAPERS: Table = Paper.__table__  # type: ignore[assignment]
@@ -86,20 +92,24 @@ class _Item:
     upvotes: int | None
     announce_type: str | None
 
+    def absorb(self, other: _Item) -> None:
+        """Take in another description of the same paper from the same feed."""
+        self.row.update(merge_row(self.row, other.row))
+        if other.upvotes is not None:
+            self.upvotes = max(self.upvotes or 0, other.upvotes)
+        self.announce_type = self.announce_type or other.announce_type
 
-def _collapse(entries: Iterable[PaperEntry]) -> dict[str, _Item]:
+
+def _collapse(entries: Iterable[PaperEntry], now: datetime) -> dict[str, _Item]:
     """One item per key: feeds sometimes repeat a paper (e.g. new + cross-list)."""
     items: dict[str, _Item] = {}
     for entry in entries:
-        row = entry_to_row(entry)
+        item = _Item(entry_to_row(entry, now), entry.upvotes, entry.announce_type)
         known = items.get(entry.key)
         if known is None:
-            items[entry.key] = _Item(row, entry.upvotes, entry.announce_type)
-            continue
-        merged = merge_row(known.row, row)
-        known.row.update(merged)
-        if entry.upvotes is not None:
-            known.upvotes = max(known.upvotes or 0, entry.upvotes)
+            items[entry.key] = item
+        else:
+            known.absorb(item)
     return items
 
 
@@ -115,7 +125,7 @@ def store_entries(
             fitting.append(entry)
         else:
             counts.refused.append((entry.key[:200], why))
-    items = _collapse(fitting)
+    items = _collapse(fitting, now)
     keys = list(items)
     for start in range(0, len(keys), CHUNK):
         chunk = {key: items[key] for key in keys[start : start + CHUNK]}
@@ -152,6 +162,12 @@ def _store_chunk(
         row.key: row._asdict()
         for row in session.execute(select(*columns).where(PAPERS.c.key.in_(list(items))))
     }
+    items, folded = _fold_twins(session, items, set(existing))
+    if folded:  # some items are now papers stored under other keys
+        others = [key for key in items if key not in existing]
+        for row in session.execute(select(*columns).where(PAPERS.c.key.in_(others))):
+            existing[row.key] = row._asdict()
+    existing = {key: row for key, row in existing.items() if key in items}
     ids: dict[str, int] = {key: row["id"] for key, row in existing.items()}
 
     missing = [key for key in items if key not in existing]
@@ -159,8 +175,7 @@ def _store_chunk(
         rows = [
             {**items[key].row, "first_seen_at": now, "updated_at": now} for key in sorted(missing)
         ]
-        stmt = insert_for(session, PAPERS).on_conflict_do_nothing(index_elements=["key"])
-        inserted = session.execute(stmt.returning(PAPERS.c.id, PAPERS.c.key), rows).all()
+        inserted = insert_rows(session, PAPERS, rows, conflict=["key"], returning=["id", "key"])
         for paper_id, key in inserted:
             ids[key] = paper_id
         counts.new += len(inserted)
@@ -190,6 +205,68 @@ def _store_chunk(
     return counts
 
 
+def _fold_twins(
+    session: Session, items: dict[str, _Item], known_keys: set[str]
+) -> tuple[dict[str, _Item], bool]:
+    """The chunk's items keyed by the paper each one is: an entry with only a link for a key
+    is the known paper (stored, or in this chunk) with its title and authors, when exactly
+    one matches; a stored link-keyed paper takes the key of the chunk's item with an id for
+    its title. Returns the items, re-keyed and merged where two turned out to be one, and
+    whether any was."""
+    new_titles = {
+        item.row["title_key"]: key
+        for key, item in items.items()
+        if key not in known_keys and item.row["title_key"]
+    }
+    if not new_titles:
+        return items, False
+    candidates: dict[str, list[tuple[int | None, str, list[str]]]] = {}
+    for key, item in items.items():
+        if not is_id_less(key) and item.row["title_key"]:
+            candidates.setdefault(item.row["title_key"], []).append(
+                (None, key, item.row["authors"])
+            )
+    query = select(PAPERS.c.id, PAPERS.c.key, PAPERS.c.authors, PAPERS.c.title_key).where(
+        PAPERS.c.title_key.in_(list(new_titles))
+    )
+    for paper_id, key, authors, stored_title in session.execute(query):
+        if key not in items or is_id_less(key):
+            candidates.setdefault(stored_title, []).append((paper_id, key, authors or []))
+    target: dict[str, str] = {}
+    renamed: set[int] = set()
+    for key, item in items.items():
+        if key in known_keys or not item.row["title_key"]:
+            continue
+        matches = {
+            (paper_id, other)
+            for paper_id, other, authors in candidates.get(item.row["title_key"], [])
+            if other != key and same_authors(item.row["authors"], authors)
+        }
+        if len(matches) != 1:
+            continue  # no twin, or too many to tell which
+        ((paper_id, other),) = matches
+        if is_id_less(key):
+            target[key] = other
+        elif paper_id is not None and is_id_less(other) and paper_id not in renamed:
+            # the link-keyed paper now has an id: it becomes the paper with that key, and the
+            # link's own entry, if this chunk has it, is that paper too
+            session.execute(update(PAPERS).where(PAPERS.c.id == paper_id).values(key=key))
+            renamed.add(paper_id)
+            if other in items:
+                target[other] = key
+    if not target:
+        return items, bool(renamed)
+    folded: dict[str, _Item] = {}
+    for key, item in items.items():
+        home = target.get(key, key)
+        if home in folded:
+            folded[home].absorb(item)
+        else:
+            item.row["key"] = home
+            folded[home] = item
+    return folded, True
+
+
 def _store_sightings(
     session: Session, source_id: int, items: dict[str, _Item], ids: dict[str, int], now: datetime
 ) -> set[int]:
@@ -215,18 +292,18 @@ def _store_sightings(
         }
         for key, item in items.items()
     ]
-    insert = insert_for(session, SIGHTINGS)
-    stmt = insert.on_conflict_do_update(
-        index_elements=["paper_id", "source_id"],
-        set_={
-            "last_seen_at": insert.excluded.last_seen_at,
-            "upvotes": func.coalesce(insert.excluded.upvotes, SIGHTINGS.c.upvotes),
-            "announce_type": func.coalesce(
-                insert.excluded.announce_type, SIGHTINGS.c.announce_type
-            ),
+    # a fetch that does not say (no upvotes, no announce type) keeps what an earlier one said
+    insert_rows(
+        session,
+        SIGHTINGS,
+        rows,
+        conflict=["paper_id", "source_id"],
+        on_conflict_set={
+            "last_seen_at": "excluded.last_seen_at",
+            "upvotes": "coalesce(excluded.upvotes, sightings.upvotes)",
+            "announce_type": "coalesce(excluded.announce_type, sightings.announce_type)",
         },
     )
-    session.connection().execute(stmt, rows)
 
     moved = {
         ids[key]: item.upvotes

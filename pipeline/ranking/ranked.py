@@ -32,8 +32,10 @@ class RankedPaper:
     sources: int
     score: float
     first_seen_at: datetime
+    listed_at: datetime | None  # None: only seen as a replacement of an older paper
     published_at: datetime | None
     thumbnail: str | None = None
+    summary: str | None = None  # a source's TL;DR (Hugging Face's ai_summary)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -42,6 +44,7 @@ class RankedPaper:
             "title": self.title,
             "authors": self.authors,
             "abstract": self.abstract,
+            "summary": self.summary,
             "categories": self.categories,
             "upvotes": self.upvotes,
             "velocity_24h": self.velocity,
@@ -49,6 +52,7 @@ class RankedPaper:
             "score": round(self.score, 6),
             "links": self.links,
             "first_seen_at": self.first_seen_at.isoformat(),
+            "listed_at": self.listed_at.isoformat() if self.listed_at else None,
             "published_at": self.published_at.isoformat() if self.published_at else None,
         }
 
@@ -117,11 +121,12 @@ def velocities(session: Session, ids: Sequence[int], now: datetime) -> dict[int,
 def ranked(paper: Paper, velocity: int, sources: int, now: datetime, gravity: float) -> RankedPaper:
     """One paper with its score: the one place a RankedPaper is made, so every reader of the
     ranking (the full sort here, the top-N walk in top.py) scores alike, bit for bit."""
+    listed = listed_since(paper.listed_at, paper.first_seen_at)
     signals = Signals(
         upvotes=paper.upvotes,
         velocity=velocity,
         sources=sources,
-        first_seen_at=paper.first_seen_at,
+        listed_at=listed,
         published_at=paper.published_at,
     )
     return RankedPaper(
@@ -138,9 +143,17 @@ def ranked(paper: Paper, velocity: int, sources: int, now: datetime, gravity: fl
         sources=sources,
         score=trending_score(signals, now, gravity),
         first_seen_at=paper.first_seen_at,
+        listed_at=paper.listed_at,
         published_at=paper.published_at,
         thumbnail=paper.thumbnail,
+        summary=paper.summary,
     )
+
+
+def listed_since(listed_at: datetime | None, first_seen_at: datetime) -> datetime:
+    """When a paper's age starts. A paper seen only as a replacement has no listing (no
+    window holds it); asked for by id, it counts from when it was first seen."""
+    return listed_at if listed_at is not None else first_seen_at
 
 
 def rank_order(paper: RankedPaper) -> tuple[float, int, str]:
@@ -157,7 +170,7 @@ def ranked_papers(
     gravity: float = 1.5,
     now: datetime | None = None,
 ) -> list[RankedPaper]:
-    """Papers first seen at or after `since` (or exactly `ids`), best score first.
+    """Papers listed at or after `since` (or exactly `ids`), best score first.
 
     Reads every paper of the window: right for a digest's pool; for only the first few of a
     large window, pipeline/ranking/top.py `top_trending` gives the same answer for less.
@@ -165,7 +178,7 @@ def ranked_papers(
     now = now or utcnow()
     query = select(Paper)
     if since is not None:
-        query = query.where(Paper.first_seen_at >= since)
+        query = query.where(Paper.listed_at >= since)
     if ids is not None:
         query = query.where(Paper.id.in_(list(ids)))
     papers = list(session.scalars(query))

@@ -5,8 +5,8 @@ that; the home page's five papers do not, and a busy day holds tens of thousands
 `top_trending` returns the same list (same scores, same order, ties included) by reading
 papers in two orders at once and stopping early (Fagin's threshold algorithm):
 
-- freshest first: by first_seen_at (newest first), and, for the papers published after they
-  were first seen (their age counts from publication, trending.py), by published_at from a
+- freshest first: by listed_at (newest first), and, for the papers published after they
+  were listed (their age counts from publication, trending.py), by published_at from a
   partial index; after each step every paper not read yet started aging at or before the
   step's boundary;
 - most upvoted first: every paper not read yet has at most the current count.
@@ -44,8 +44,9 @@ MAX_BATCH = 4096
 # The stop test leaves room for a rounding step in pow(): a paper that could tie the N-th
 # best is read, never skipped.
 MARGIN = 1e-9
-_LIGHT = (Paper.id, Paper.key, Paper.upvotes, Paper.first_seen_at, Paper.published_at)
+_LIGHT = (Paper.id, Paper.key, Paper.upvotes, Paper.listed_at, Paper.published_at)
 _Row = tuple[int, str, int, datetime, datetime | None]
+_Query = Select[tuple[int, str, int, datetime | None, datetime | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,39 +73,46 @@ class _Walk:
     gravity: float
     batch: int
     seen: dict[int, _Scored] = field(default_factory=dict)
-    fresh_after: tuple[datetime, int] | None = None  # (first_seen_at, id) read down to
-    upvoted_after: tuple[int, datetime, int] | None = None  # (upvotes, first_seen_at, id)
+    fresh_after: tuple[datetime, int] | None = None  # (listed_at, id) read down to
+    upvoted_after: tuple[int, datetime, int] | None = None  # (upvotes, listed_at, id)
     done: bool = False  # every paper of the window has been read
 
-    def _window(self, query: Select[_Row]) -> list[_Row]:
-        query = query.where(Paper.first_seen_at >= self.since).limit(self.batch)
-        return list(self.session.execute(query).tuples())
+    def _window(self, query: _Query) -> list[_Row]:
+        return self._rows(query.limit(self.batch))
+
+    def _rows(self, query: _Query) -> list[_Row]:
+        """The window's rows: listed since `since` (so never a paper without a listing)."""
+        query = query.where(Paper.listed_at >= self.since)
+        return [
+            (pid, key, upvotes, listed, published)
+            for pid, key, upvotes, listed, published in self.session.execute(query).tuples()
+            if listed is not None
+        ]
 
     def freshest(self) -> datetime | None:
-        """The next papers by first sight, then the re-listed papers that started aging in the
+        """The next papers by listing, then the re-listed papers that started aging in the
         same span. Returns the boundary: no paper left unread started aging after it."""
-        query = select(*_LIGHT).order_by(Paper.first_seen_at.desc(), Paper.id.desc())
+        query = select(*_LIGHT).order_by(Paper.listed_at.desc(), Paper.id.desc())
         if self.fresh_after is not None:
-            query = query.where(tuple_(Paper.first_seen_at, Paper.id) < self.fresh_after)
+            query = query.where(tuple_(Paper.listed_at, Paper.id) < self.fresh_after)
         rows = self._window(query)
         self.done = len(rows) < self.batch
         if not rows:
             return None
         boundary = rows[-1][3]
         relisted = select(*_LIGHT).where(
-            Paper.published_at > Paper.first_seen_at,  # the partial index's own predicate
+            Paper.published_at > Paper.listed_at,  # the partial index's own predicate
             Paper.published_at > boundary,
-            Paper.first_seen_at >= self.since,
         )
         if self.fresh_after is not None:
             relisted = relisted.where(Paper.published_at <= self.fresh_after[0])
         self.fresh_after = (boundary, rows[-1][0])
-        self._score([*rows, *self.session.execute(relisted).tuples()])
+        self._score([*rows, *self._rows(relisted)])
         return boundary
 
     def most_upvoted(self) -> int:
         """The next papers by upvotes. Returns the count no paper left unread exceeds."""
-        columns = (Paper.upvotes, Paper.first_seen_at, Paper.id)
+        columns = (Paper.upvotes, Paper.listed_at, Paper.id)
         query = select(*_LIGHT).order_by(*(c.desc() for c in columns))
         if self.upvoted_after is not None:
             query = query.where(tuple_(*columns) < self.upvoted_after)
@@ -120,10 +128,8 @@ class _Walk:
         ids = list(new)
         counts = source_counts(self.session, ids)
         gained = velocities(self.session, ids, self.now)
-        for pid, key, upvotes, first_seen, published in new.values():
-            signals = Signals(
-                upvotes, gained.get(pid, 0), counts.get(pid, 0), first_seen, published
-            )
+        for pid, key, upvotes, listed, published in new.values():
+            signals = Signals(upvotes, gained.get(pid, 0), counts.get(pid, 0), listed, published)
             score = trending_score(signals, self.now, self.gravity)
             self.seen[pid] = _Scored(pid, key, upvotes, signals.velocity, signals.sources, score)
 

@@ -8,8 +8,9 @@
   now outranks one that collected the same votes last week);
 - sources: how many feeds carry the paper (being picked up by several lists is a signal even
   for feeds without votes);
-- age_hours: hours since Paperround first saw the paper, or since it was published when that
-  is later (a paper re-listed long after publication is judged by its fresh listing);
+- age_hours: hours since the paper was listed (first announced to Paperround as a paper of
+  the day, pipeline/store/models.py), or since it was published when that is later (a paper
+  re-listed long after publication is judged by its fresh listing);
 - gravity (setting `ranking_gravity`, default 1.5) sets how fast old papers sink, as on
   Hacker News; the +1 and +2 keep brand-new, vote-less papers ordered by age, not tied.
 """
@@ -27,12 +28,12 @@ class Signals:
     upvotes: int
     velocity: int
     sources: int
-    first_seen_at: datetime
+    listed_at: datetime
     published_at: datetime | None
 
 
 def age_hours(signals: Signals, now: datetime) -> float:
-    start = signals.first_seen_at
+    start = signals.listed_at
     if signals.published_at is not None and signals.published_at > start:
         start = signals.published_at
     return max(0.0, (now - start).total_seconds() / 3600)

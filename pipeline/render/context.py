@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pipeline.render.fields import (
     MAX_CATEGORIES_SHOWN,
     TITLE_LIMIT,
+    TLDR_LIMIT,
     clean_text,
     safe_url,
     shorten_authors,
@@ -96,6 +97,7 @@ def _paper_context(paper: DigestPaper) -> dict[str, Any]:
         "title_url": title_url,
         "authors": shorten_authors(paper.authors),
         "abstract": trim_abstract(paper.abstract),
+        "tldr": clean_text(paper.summary, TLDR_LIMIT) if paper.summary else None,
         "upvotes": paper.upvotes,
         "upvotes_label": upvotes_label,
         "categories": categories,

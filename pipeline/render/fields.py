@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pipeline.render.placeholders import PREFIX as PLACEHOLDER_PREFIX
 
 ABSTRACT_LIMIT = 420
+TLDR_LIMIT = 300  # a one-line summary; longer ones are cut at a word
 ABSTRACT_MIN = 350
 TITLE_LIMIT = 300
 AUTHOR_NAME_LIMIT = 80

@@ -35,6 +35,7 @@ class DigestPaper:
     upvotes: int
     links: Mapping[str, str]
     thumbnail: str | None = None
+    summary: str | None = None  # a source's one-line TL;DR (Hugging Face's ai_summary)
 
     def __post_init__(self) -> None:
         if not self.key:

@@ -77,6 +77,9 @@ class Source(Base):
 
     `kind` is a format name (pipeline/ingest/formats) or "auto" until the first fetch that
     parsed; `last_status` is a SourceStatus: ok, not_modified or failed (None: never fetched).
+    `options` holds per-source parsing options ("id_pattern": where a site's links carry the
+    arXiv id); `failures` counts fetches failed in a row and `next_fetch_at` is when the
+    source may be fetched again (a server's Retry-After, or backoff after failures).
     """
 
     __tablename__ = "sources"
@@ -94,26 +97,37 @@ class Source(Base):
     last_status: Mapped[SourceStatus | None] = mapped_column(EnumText(SourceStatus))
     last_error: Mapped[str | None] = mapped_column(Text)
     last_counts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_fetch_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     sightings: Mapped[list[Sighting]] = relationship(back_populates="source", passive_deletes=True)
 
 
-RELISTED_PREDICATE = "published_at > first_seen_at"
+RELISTED_PREDICATE = "published_at > listed_at"
 
 
 class Paper(Base):
-    """One paper, however many sources carry it: keyed by arXiv id, else DOI, else canonical URL."""
+    """One paper, however many sources carry it: keyed by arXiv id, else DOI, else canonical URL.
+
+    `listed_at` is when the paper was first announced to Paperround as a paper of the day
+    (a new or cross-listed arXiv entry, a featured or feed item); None while it has only been
+    seen as a replacement of an older paper, which is news to no reader. `title_key` is the
+    title folded for matching an entry without an id to it (pipeline/ingest/twins.py).
+    `summary`, `keywords`, `organization` and `featured_at` come from sources that have
+    them (Hugging Face daily papers: ai_summary, ai_keywords, organization, submittedOnDailyAt).
+    """
 
     __tablename__ = "papers"
     __table_args__ = (
         # The three orders pipeline/ranking/top.py walks to find the top few papers of a
-        # window without reading it all: by upvotes; by first sight (id breaks ties, so a
-        # walk can resume inside a batch of papers stored at the same instant); and by
-        # publication, for the few papers published after they were first seen (their age
-        # counts from then).
-        Index("ix_papers_upvotes_order", "upvotes", "first_seen_at", "id"),
-        Index("ix_papers_seen_order", "first_seen_at", "id"),
+        # window without reading it all: by upvotes; by listing (id breaks ties, so a walk
+        # can resume inside a batch of papers stored at the same instant); and by
+        # publication, for the few papers published after they were listed (their age
+        # counts from then). Windows are by listing: ranking/ranked.py reads them too.
+        Index("ix_papers_upvotes_order", "upvotes", "listed_at", "id"),
+        Index("ix_papers_listed_order", "listed_at", "id"),
         Index(
             "ix_papers_relisted",
             "published_at",
@@ -121,7 +135,6 @@ class Paper(Base):
             sqlite_where=text(RELISTED_PREDICATE),
         ),
     )
-
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     key: Mapped[str] = mapped_column(String(600), unique=True)
@@ -137,11 +150,17 @@ class Paper(Base):
     thumbnail: Mapped[str | None] = mapped_column(String(2000))
     version: Mapped[int | None] = mapped_column(Integer)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     upvotes: Mapped[int] = mapped_column(Integer, default=0)
     num_comments: Mapped[int] = mapped_column(Integer, default=0)
     github_stars: Mapped[int | None] = mapped_column(Integer)
+    summary: Mapped[str | None] = mapped_column(Text)
+    keywords: Mapped[list[str] | None] = mapped_column(JSON)
+    organization: Mapped[str | None] = mapped_column(String(200))
+    featured_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    title_key: Mapped[str | None] = mapped_column(String(300), index=True)
+    listed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sightings: Mapped[list[Sighting]] = relationship(back_populates="paper", passive_deletes=True)
 

@@ -23,7 +23,8 @@ def papers() -> None:
     "--since",
     type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M"]),
     default=None,
-    help="Only papers first seen on or after this date (UTC).",
+    help="Only papers listed (announced as new) on or after this date (UTC); replacements"
+    " of older papers are never listed.",
 )
 @json_option
 @pass_runtime

@@ -57,15 +57,23 @@ def sources() -> None:
     default=None,
     help="Feed format; detected from the first fetch when omitted.",
 )
+@click.option(
+    "--id-pattern",
+    default=None,
+    metavar="REGEX",
+    help="Where this site's links carry the arXiv id, as a regex with a group named id, "
+    "for a site docs/sources.md does not list, e.g. 'example\\.org/p/(?P<id>[^/]+)'.",
+)
 @pass_runtime
 @friendly_errors
-def sources_add(rt: Runtime, name: str, url: str, kind: str | None) -> None:
+def sources_add(rt: Runtime, name: str, url: str, kind: str | None, id_pattern: str | None) -> None:
     """Add source NAME fetched from URL.
 
     Example: paperround sources add cs-cl https://rss.arxiv.org/rss/cs.CL --kind arxiv-rss
     """
+    spec = SourceSpec(name=name, url=url, kind=kind or AUTO, id_pattern=id_pattern)
     with write_transaction(rt.sessions) as session:
-        source = add_source(session, SourceSpec(name=name, url=url, kind=kind or AUTO))
+        source = add_source(session, spec)
     click.echo(f"added source {source.name} ({source.kind}) {source.url}")
 
 
@@ -88,6 +96,9 @@ def sources_list(rt: Runtime, as_json: bool) -> None:
             "last_fetched_at": s.last_fetched_at,
             "last_ok_at": s.last_ok_at,
             "last_counts": s.last_counts,
+            "failures": s.failures,
+            "next_fetch_at": s.next_fetch_at,
+            "options": s.options or {},
         }
         for s in rows
     ]
@@ -103,6 +114,12 @@ def sources_list(rt: Runtime, as_json: bool) -> None:
             click.echo(f"{s.name:<20} {s.kind:<11} {status:<12} {when:<21} {s.url}")
             if s.last_error:
                 click.echo(f"{'':<20} error: {s.last_error}")
+            if s.next_fetch_at is not None:
+                again = s.next_fetch_at.strftime("%Y-%m-%d %H:%M UTC")
+                click.echo(
+                    f"{'':<20} {s.failures} failure(s) in a row; next fetch not before {again}"
+                    " (`paperround ingest NAME` fetches it now)"
+                )
 
     emit(data, as_json, human)
 
@@ -162,7 +179,9 @@ def ingest(rt: Runtime, names: tuple[str, ...], as_json: bool, run_async: bool) 
         ) as bar,
     ):
         for source in bar:
-            outcomes.append(ingest_source(rt.sessions, source, fetcher))
+            outcomes.append(
+                ingest_source(rt.sessions, source, fetcher, catch_up_days=rt.settings.catch_up_days)
+            )
     failed = sum(o.status == SourceStatus.FAILED for o in outcomes)
 
     def human() -> None:

@@ -82,7 +82,10 @@ def ingest_one_source(source_id: int) -> dict[str, Any]:
     if source is None:
         return {"source_id": source_id, "status": "gone"}
     with wiring.fetcher() as fetcher:
-        return ingest_source(wiring.sessions, source, fetcher).as_json()
+        outcome = ingest_source(
+            wiring.sessions, source, fetcher, catch_up_days=wiring.settings.catch_up_days
+        )
+        return outcome.as_json()
 
 
 @app.task(name="paperround.ingest.queue_due_sources", **_retrying())

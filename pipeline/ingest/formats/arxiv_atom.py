@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pipeline.ingest.entry import FeedError, PaperEntry, ParseResult, SkippedEntry
+from pipeline.ingest.entry import FeedError, NoCatchUp, PaperEntry, ParseResult, SkippedEntry
 from pipeline.ingest.formats.xmlsafe import parse_xml
+from pipeline.ingest.identifiers import is_arxiv_category
 from pipeline.ingest.normalize import UnusableEntry, html_to_text, make_entry, single_line
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -20,7 +21,7 @@ _X = f"{{{ARXIV_NS}}}"
 _ERROR_ID_PREFIX = "http://arxiv.org/api/errors"
 
 
-class ArxivAtom:
+class ArxivAtom(NoCatchUp):
     """The "arxiv-atom" kind."""
 
     kind = "arxiv-atom"
@@ -59,6 +60,8 @@ def _entry(element: Any, entry_id: str) -> PaperEntry:
         elif link.get("rel", "alternate") == "alternate":
             links.setdefault("abs", href)
     primary = element.find(f"{_X}primary_category")
+    # The API lists MSC and ACM classes as categories too ("57M25; 57M27"): not arXiv's.
+    terms = [str(c.get("term") or "").strip() for c in element.iterchildren(f"{_A}category")]
     comment = _text(element, f"{_X}comment")
     journal = _text(element, f"{_X}journal_ref")
     if journal:
@@ -70,7 +73,7 @@ def _entry(element: Any, entry_id: str) -> PaperEntry:
         link=links.get("abs") or entry_id,
         abstract=_text(element, f"{_A}summary"),
         authors=[_text(author, f"{_A}name") for author in element.iterchildren(f"{_A}author")],
-        categories=[c.get("term", "") for c in element.iterchildren(f"{_A}category")],
+        categories=[term for term in terms if is_arxiv_category(term)],
         primary_category=primary.get("term") if primary is not None else None,
         comment=comment or None,
         published_at=_iso_date(_text(element, f"{_A}published")),

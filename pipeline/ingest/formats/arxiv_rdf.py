@@ -4,27 +4,31 @@ Archived copies of these feeds are still around (and mirrored), so they are read
 format: the id and the primary category come from the title's suffix
 ("Title. (arXiv:1209.2411v1 [math.PR] UPDATED)"), which is cut from the stored title; UPDATED
 marks a replacement and CROSS LISTED a cross-list, as announce types do in the 2024 format.
-The description is HTML (escaped <p>), and so is dc:creator (a link per author).
+The description is HTML (escaped <p>), and so is dc:creator (a link per author). Items carry
+no date: each is dated by the channel's dc:date, the listing's (as an RSS 2.0 item's pubDate
+is), so a paper read from an archived copy is not taken for a new one.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
-from pipeline.ingest.entry import FeedError, PaperEntry, ParseResult, SkippedEntry
+from pipeline.ingest.entry import FeedError, NoCatchUp, PaperEntry, ParseResult, SkippedEntry
 from pipeline.ingest.formats.xmlsafe import parse_xml
-from pipeline.ingest.identifiers import split_rdf_title
+from pipeline.ingest.identifiers import listing_category, split_rdf_title, with_listing
 from pipeline.ingest.normalize import UnusableEntry, html_to_text, make_entry, split_authors
 
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RSS1_NS = "http://purl.org/rss/1.0/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 _R = f"{{{RSS1_NS}}}"
+_DATE = f"{{{DC_NS}}}date"
 _ARXIV_CHANNEL = re.compile(rb"<channel\s+rdf:about=\"https?://(?:[a-z]+\.)?arxiv\.org/?\"")
 
 
-class ArxivRdf:
+class ArxivRdf(NoCatchUp):
     """The "arxiv-rdf" kind."""
 
     kind = "arxiv-rdf"
@@ -40,17 +44,19 @@ class ArxivRdf:
             raise FeedError(f"not an RSS 1.0 feed: the root element is <{_local(root.tag)}>")
         entries: list[PaperEntry] = []
         skipped: list[SkippedEntry] = []
+        channel = root.find(f"{_R}channel")
+        title = _text(channel, f"{_R}title").strip() if channel is not None else ""
+        listing = listing_category(url, title)
+        listed = _w3c_date(_text(channel, _DATE)) if channel is not None else None
         for position, item in enumerate(root.iterchildren(f"{_R}item")):
             try:
-                entries.append(_entry(item))
+                entries.append(_entry(item, listing, listed))
             except UnusableEntry as error:
                 skipped.append(SkippedEntry(position, str(error)))
-        channel = root.find(f"{_R}channel")
-        title = _text(channel, f"{_R}title") if channel is not None else ""
-        return ParseResult(entries, skipped, feed_title=title.strip() or None)
+        return ParseResult(entries, skipped, feed_title=title or None)
 
 
-def _entry(item: Any) -> PaperEntry:
+def _entry(item: Any, listing: str | None, listed: datetime | None) -> PaperEntry:
     parts = split_rdf_title(_text(item, f"{_R}title"))
     link = _text(item, f"{_R}link") or str(item.get(f"{{{RDF_NS}}}about") or "")
     creators = html_to_text(_text(item, f"{{{DC_NS}}}creator"))
@@ -61,10 +67,21 @@ def _entry(item: Any) -> PaperEntry:
         abstract=_text(item, f"{_R}description"),
         text_html=True,
         authors=split_authors(creators),
-        categories=[parts.category] if parts.category else [],
+        categories=with_listing(
+            [parts.category] if parts.category else [], listing, parts.announce_type
+        ),
+        published_at=_w3c_date(_text(item, _DATE)) or listed,
         announce_type=parts.announce_type,
         arxiv_html=True,
     )
+
+
+def _w3c_date(raw: str) -> datetime | None:
+    """dc:date is W3C-DTF ("2012-09-12T20:30:00-05:00"), a profile of ISO 8601."""
+    try:
+        return datetime.fromisoformat(raw.strip()) if raw.strip() else None
+    except ValueError:
+        return None
 
 
 def _text(element: Any, tag: str) -> str:

@@ -11,8 +11,9 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from pipeline.ingest.entry import FeedError, PaperEntry, ParseResult, SkippedEntry
+from pipeline.ingest.entry import FeedError, NoCatchUp, PaperEntry, ParseResult, SkippedEntry
 from pipeline.ingest.formats.xmlsafe import parse_xml
+from pipeline.ingest.identifiers import listing_category, with_listing
 from pipeline.ingest.normalize import UnusableEntry, html_to_text, make_entry, split_authors
 
 ARXIV_NS = "http://arxiv.org/schemas/atom"
@@ -27,7 +28,7 @@ _DESCRIPTION = re.compile(
 )
 
 
-class ArxivRss:
+class ArxivRss(NoCatchUp):
     """The "arxiv-rss" kind."""
 
     kind = "arxiv-rss"
@@ -44,16 +45,17 @@ class ArxivRss:
         entries: list[PaperEntry] = []
         skipped: list[SkippedEntry] = []
         dates: dict[str, datetime | None] = {}
+        title = html_to_text(_text(channel.find("title")))
+        listing = listing_category(url, title)
         for position, item in enumerate(channel.iterchildren("item")):
             try:
-                entries.append(_entry(item, dates))
+                entries.append(_entry(item, dates, listing))
             except UnusableEntry as error:
                 skipped.append(SkippedEntry(position, str(error)))
-        title = html_to_text(_text(channel.find("title"))) or None
-        return ParseResult(entries, skipped, feed_title=title)
+        return ParseResult(entries, skipped, feed_title=title or None)
 
 
-def _entry(item: Any, dates: dict[str, datetime | None]) -> PaperEntry:
+def _entry(item: Any, dates: dict[str, datetime | None], listing: str | None) -> PaperEntry:
     fields: dict[str, str] = {}
     categories: list[str] = []
     for child in item.iterchildren():
@@ -77,7 +79,7 @@ def _entry(item: Any, dates: dict[str, datetime | None]) -> PaperEntry:
         link=fields.get("link"),
         abstract=abstract,
         authors=split_authors(fields.get(_CREATOR, "")),
-        categories=categories,
+        categories=with_listing(categories, listing, announce_type),
         comment=f"Journal ref: {journal}" if journal else None,
         published_at=_date(fields.get("pubDate"), dates),
         announce_type=announce_type,

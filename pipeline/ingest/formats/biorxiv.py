@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pipeline.ingest.entry import FeedError, PaperEntry, ParseResult, SkippedEntry
+from pipeline.ingest.entry import FeedError, NoCatchUp, PaperEntry, ParseResult, SkippedEntry
 from pipeline.ingest.normalize import UnusableEntry, make_entry
 
 PAGE_SIZE = 100  # the API's fixed page size
@@ -27,7 +27,7 @@ _PATH = re.compile(
 _SERVERS = {"biorxiv": "https://www.biorxiv.org", "medrxiv": "https://www.medrxiv.org"}
 
 
-class Biorxiv:
+class Biorxiv(NoCatchUp):
     """The "biorxiv" kind (bioRxiv and medRxiv alike: the server is in the URL)."""
 
     kind = "biorxiv"

@@ -13,7 +13,7 @@ from typing import Any
 
 import feedparser
 
-from pipeline.ingest.entry import FeedError, PaperEntry, ParseResult, SkippedEntry
+from pipeline.ingest.entry import FeedError, NoCatchUp, PaperEntry, ParseResult, SkippedEntry
 from pipeline.ingest.formats.xmlsafe import check_xml_body
 from pipeline.ingest.identifiers import parse_arxiv_id, parse_doi
 from pipeline.ingest.normalize import (
@@ -21,13 +21,14 @@ from pipeline.ingest.normalize import (
     html_to_text,
     make_entry,
     single_line,
+    split_authors,
 )
 
 _FEED_ROOTS = (b"<rss", b"<feed", b"<rdf:RDF", b"<RDF", b"<channel")
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
-class GenericFeed:
+class GenericFeed(NoCatchUp):
     """The "feed" kind."""
 
     kind = "feed"
@@ -65,12 +66,13 @@ def _entry(item: Any) -> PaperEntry:
     identifier = _str(item.get("dc_identifier"))
     arxiv = next((c for c in (link, entry_id, identifier, *hrefs) if c and parse_arxiv_id(c)), None)
     doi_sources = (_str(item.get("prism_doi")), identifier, entry_id, *hrefs)
-    doi = next((c for c in doi_sources if c and parse_doi(c)), None)
+    # An arXiv DOI (10.48550/arXiv.ID) is the arXiv id again, found above: the DOI is the
+    # journal's, and a stored paper keeps the first DOI it is given.
+    doi = next((c for c in doi_sources if c and parse_doi(c) and not parse_arxiv_id(c)), None)
     content = item.get("content") or []
     abstract, abstract_type = _str(item.get("summary")), _type(item.get("summary_detail"))
     if not abstract and content:
         abstract, abstract_type = _str(content[0].get("value")), _type(content[0])
-    authors = [_str(a.get("name")) for a in item.get("authors") or [] if hasattr(a, "get")]
     return make_entry(
         title=_str(item.get("title")),
         arxiv=arxiv,
@@ -78,12 +80,25 @@ def _entry(item: Any) -> PaperEntry:
         link=link or next((h for h in hrefs if h), None),
         external_id=entry_id or link or None,
         abstract=abstract,
-        authors=[a for a in authors if a] or [_str(item.get("author"))],
+        authors=_authors(item),
         categories=[_str(t.get("term")) for t in item.get("tags") or [] if hasattr(t, "get")],
         published_at=_date(item.get("published_parsed") or item.get("updated_parsed")),
         title_html=_type(item.get("title_detail")) in HTML_TYPES,
         text_html=abstract_type in HTML_TYPES,
     )
+
+
+def _authors(item: Any) -> list[str]:
+    """The names as the feed gives them. One dc:creator holding the whole list, as arXiv and
+    chemRxiv write it ("Ana Ruiz, Bo Chen and Yuki Sato"), is split; not when a part is a lone
+    word, which is a "Surname, Given" name ("Hopper, Grace")."""
+    given = [_str(a.get("name")) for a in item.get("authors") or [] if hasattr(a, "get")]
+    names = [name for name in given if name] or [_str(item.get("author"))]
+    if len(names) == 1:
+        parts = split_authors(names[0])
+        if len(parts) > 1 and all(len(part.split()) > 1 for part in parts):
+            return parts
+    return names
 
 
 def _type(detail: object) -> str:

@@ -65,6 +65,8 @@ def _item(rng: random.Random, index: int, when: datetime) -> str:
         else ", ".join(authors[:-1]) + " and " + authors[-1]
     )
     categories = rng.sample(_CATEGORIES, rng.randint(1, 4))
+    if "cross" in announce and "cs.LG" not in categories:  # as arXiv lists a cross-list
+        categories = [*categories[:3], "cs.LG"]
     cats = "".join(f"<category>{c}</category>" for c in categories)
     description = f"arXiv:{arxiv_id}v{version} Announce Type: {announce} \nAbstract: {abstract}"
     return (

@@ -29,6 +29,7 @@ def paper(
         sources=1,
         score=1.0 / paper_id,
         first_seen_at=SEEN,
+        listed_at=SEEN,
         published_at=None,
     )
 

@@ -156,7 +156,9 @@ def test_hf_daily():
     assert (odd.upvotes, odd.num_comments, odd.github_stars, odd.authors) == (None, None, None, ())
     assert "code" not in odd.links
     assert odd.abstract == "Its summary lives only at the top level."
-    assert odd.published_at == datetime(2024, 2, 16, 8, 30, tzinfo=UTC)
+    # The top-level publishedAt is the paper's date shifted by New York's offset yet labeled
+    # UTC, so it never stands in for a paper.publishedAt of the wrong type.
+    assert odd.published_at is None
     overlap = set(papers) & set(by_key(parse("arxiv_rss.xml")[1]))
     assert overlap == {"arxiv:2401.01234", "arxiv:2401.05678"}
 
@@ -236,3 +238,71 @@ def test_a_large_listing_parses_whole() -> None:
     result = get_format("arxiv-rss").parse(body, url=URL)
     assert len(result.entries) == 10_000 and not result.skipped
     assert len({entry.key for entry in result.entries}) == 10_000
+
+
+def test_arxiv_atom_keeps_arxiv_categories_only():
+    """The API writes an MSC or ACM class as a category too; a reader follows arXiv's."""
+    body = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom" xmlns:arxiv="http://arxiv.org/schemas/atom">'
+        b"<entry><id>http://arxiv.org/abs/math.GT/0309136v1</id><title>Knots</title>"
+        b'<category term="math.GT"/><category term="57M25; 57M27"/><category term="I.2.6"/>'
+        b'<category term="physics.flu-dyn"/><arxiv:primary_category term="math.GT"/>'
+        b"</entry></feed>"
+    )
+    _, result = parse_body(None, body, URL)
+    (knots,) = result.entries
+    assert (knots.key, knots.categories) == ("arxiv:math/0309136", ("math.GT", "physics.flu-dyn"))
+
+
+def test_arxiv_rdf_items_are_dated_by_their_listing():
+    """RSS 1.0 items carry no date: the channel's dc:date is the listing's, so an archived
+    listing's papers are not taken for new ones; an item's own dc:date wins."""
+    _, result = parse("arxiv_rdf.xml")
+    assert {entry.published_at for entry in result.entries} == {
+        datetime(2012, 9, 13, 1, 30, tzinfo=UTC)
+    }
+    undated, dated = b"</dc:creator>\n</item>", b"</dc:creator><dc:date>2012-09-10</dc:date></item>"
+    body = (FEEDS / "arxiv_rdf.xml").read_bytes().replace(undated, dated, 1)
+    _, result = parse_body("arxiv-rdf", body, URL)
+    assert result.entries[0].published_at == datetime(2012, 9, 10, tzinfo=UTC)
+
+
+def _one_item_rss(inner: str) -> bytes:
+    return (
+        '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>T</title>'
+        f"<item><title>A paper of ours</title>{inner}</item></channel></rss>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("creators", "authors"),
+    [
+        (
+            "<dc:creator>Ana Ruiz, Bo Chen and Yuki Sato</dc:creator>",
+            ("Ana Ruiz", "Bo Chen", "Yuki Sato"),
+        ),
+        (
+            "<dc:creator>Ana Ruiz</dc:creator><dc:creator>Bo Chen</dc:creator>",
+            ("Ana Ruiz", "Bo Chen"),
+        ),
+        ("<dc:creator>Hopper, Grace</dc:creator>", ("Hopper, Grace",)),
+        ("<dc:creator>van der Berg, Anna</dc:creator>", ("van der Berg, Anna",)),
+    ],
+)
+def test_generic_feed_splits_one_creator_naming_several(creators, authors):
+    body = _one_item_rss(f"<link>https://lab.example.org/p/1</link>{creators}")
+    _, result = parse_body("feed", body, URL)
+    assert result.entries[0].authors == authors
+
+
+def test_generic_feed_takes_no_arxiv_doi_for_the_papers_doi():
+    """10.48550/arXiv.ID is the arXiv id again; a stored paper keeps the first DOI it gets,
+    so the journal's must not lose to it."""
+    arxiv_doi = "<link>https://doi.org/10.48550/arXiv.2312.00752</link>"
+    _, result = parse_body("feed", _one_item_rss(arxiv_doi), URL)
+    (paper,) = result.entries
+    assert (paper.key, paper.doi, "doi" in paper.links) == ("arxiv:2312.00752", None, False)
+    journal = "<dc:identifier>doi:10.1145/3600006.3613165</dc:identifier>"
+    _, result = parse_body("feed", _one_item_rss(arxiv_doi + journal), URL)
+    (paper,) = result.entries
+    assert (paper.key, paper.doi) == ("arxiv:2312.00752", "10.1145/3600006.3613165")

@@ -125,6 +125,13 @@ def test_older_rss_titles_give_up_their_id(title: str, expected: RdfTitle) -> No
         ("10.20944/preprints202401.0001.v3", ("10.20944/preprints202401.0001", 3)),
         ("10.1101/2024.01.01.123456v2", ("10.1101/2024.01.01.123456", 2)),
         ("10.1101/2024.01.01.123456", ("10.1101/2024.01.01.123456", None)),
+        ("10.1101/845123v4", ("10.1101/845123", 4)),  # a bioRxiv DOI from before 2019-12
+        ("10.26434/chemrxiv.11447775.v1", ("10.26434/chemrxiv.11447775", 1)),  # figshare era
+        ("10.31219/osf.io/4znzp_v2", ("10.31219/osf.io/4znzp", 2)),
+        # a code that itself ends in "v" and a digit is no version without its separator
+        ("10.26434/chemrxiv-2024-kq3v2", ("10.26434/chemrxiv-2024-kq3v2", None)),
+        ("10.26434/chemrxiv-2024-kq3v2-v1", ("10.26434/chemrxiv-2024-kq3v2", 1)),
+        ("10.31219/osf.io/abcv2", ("10.31219/osf.io/abcv2", None)),
         ("10.1038/s41586-024-07000-v", ("10.1038/s41586-024-07000-v", None)),  # not a preprint
         ("10.1145/3580305.3599221", ("10.1145/3580305.3599221", None)),
     ],

@@ -13,13 +13,15 @@ from pipeline.ingest.normalize import make_entry
 
 EARLY = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 LATE = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+SEEN = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 
 
 def row(**fields: Any) -> dict[str, Any]:
     """A row for the paper 2611.01234 with the given fields set through make_entry."""
     fields.setdefault("title", "Attention is enough")
     fields.setdefault("arxiv", "2611.01234")
-    return entry_to_row(make_entry(**fields))
+    seen = fields.pop("seen", SEEN)
+    return entry_to_row(make_entry(**fields), seen)
 
 
 def fields_of(values: dict[str, Any]) -> dict[str, Any]:
@@ -44,8 +46,12 @@ def test_entry_to_row_carries_every_paper_field() -> None:
         upvotes=7,
         num_comments=3,
         github_stars=11,
+        summary="A TL;DR.",
+        keywords=["attention", "bold"],
+        organization="Example Lab",
+        featured_at=LATE,
     )
-    result = entry_to_row(entry)
+    result = entry_to_row(entry, SEEN)
     assert set(result) == {"key", "upvotes", *PAPER_FIELDS}
     assert result == {
         "key": "arxiv:2611.01234",
@@ -69,6 +75,12 @@ def test_entry_to_row_carries_every_paper_field() -> None:
         "num_comments": 3,
         "github_stars": 11,
         "upvotes": 7,
+        "summary": "A TL;DR.",
+        "keywords": ["attention", "bold"],
+        "organization": "Example Lab",
+        "featured_at": LATE,
+        "title_key": "a b bold b title",
+        "listed_at": SEEN,
     }
     # lists and dicts are copies, not the entry's own (frozen) containers
     assert isinstance(result["authors"], list) and isinstance(result["links"], dict)
@@ -86,7 +98,7 @@ def test_entry_to_row_defaults_missing_counters_to_zero_but_keeps_unknown_stars(
 
 def test_entry_to_row_primary_category_falls_back_to_first_category() -> None:
     entry = PaperEntry(key="url:https://x.org/p", title="T", external_id="p", categories=("a.B",))
-    assert entry_to_row(entry)["primary_category"] == "a.B"
+    assert entry_to_row(entry, SEEN)["primary_category"] == "a.B"
     entry = PaperEntry(
         key="url:https://x.org/p",
         title="T",
@@ -94,7 +106,7 @@ def test_entry_to_row_primary_category_falls_back_to_first_category() -> None:
         categories=("a.B", "c.D"),
         primary_category="c.D",
     )
-    assert entry_to_row(entry)["primary_category"] == "c.D"
+    assert entry_to_row(entry, SEEN)["primary_category"] == "c.D"
 
 
 # --- newer versions ----------------------------------------------------------------------
@@ -197,7 +209,7 @@ def test_optional_fields_fill_when_empty_and_are_not_overwritten(name: str, valu
 
 
 def test_arxiv_id_is_filled_for_a_doi_only_paper() -> None:
-    doi_only = entry_to_row(make_entry(title="T", doi="10.1234/x"))
+    doi_only = entry_to_row(make_entry(title="T", doi="10.1234/x"), SEEN)
     assert doi_only["arxiv_id"] is None
     assert merge_row(doi_only, row(doi="10.1234/x"))["arxiv_id"] == "2611.01234"
 
@@ -331,3 +343,46 @@ def test_result_has_exactly_the_paper_fields() -> None:
 def test_missing_fields_in_current_are_treated_as_empty() -> None:
     merged = merge_row({}, row(**RICH))
     assert merged == fields_of(row(**RICH))
+
+
+# --- fields from Hugging Face, listing ---------------------------------------------------
+
+
+def test_a_sources_newer_summary_and_keywords_replace_the_old_ones() -> None:
+    old = row(summary="First TL;DR.", keywords=["moe"])
+    new = row(summary="Better TL;DR.", keywords=["moe", "routing"])
+    assert merge_row(old, new)["summary"] == "Better TL;DR."
+    assert merge_row(old, new)["keywords"] == ["moe", "routing"]
+    # a source without them (arXiv) keeps what Hugging Face said
+    assert merge_row(new, row())["summary"] == "Better TL;DR."
+    assert merge_row(new, row())["keywords"] == ["moe", "routing"]
+
+
+def test_organization_is_filled_once_and_featured_at_keeps_the_earliest() -> None:
+    first = row(organization="Lab A", featured_at=LATE)
+    second = row(organization="Lab B", featured_at=EARLY)
+    assert merge_row(first, second)["organization"] == "Lab A"
+    assert merge_row(row(), second)["organization"] == "Lab B"
+    assert merge_row(first, second)["featured_at"] == EARLY
+    assert merge_row(second, row())["featured_at"] == EARLY
+
+
+def test_a_replacement_lists_nothing_and_a_later_listing_lists_the_paper() -> None:
+    replaced = row(announce_type="replace", seen=EARLY)
+    assert replaced["listed_at"] is None
+    assert row(announce_type="replace-cross")["listed_at"] is None
+    assert row(announce_type="cross", seen=EARLY)["listed_at"] == EARLY
+    assert row(announce_type=None, seen=EARLY)["listed_at"] == EARLY  # any other source lists
+    # a paper known only from a replacement becomes news when something lists it...
+    assert merge_row(replaced, row(announce_type="new", seen=LATE))["listed_at"] == LATE
+    # ...and a listed paper stays listed from its first listing, whatever comes after
+    listed = row(announce_type="new", seen=EARLY)
+    assert merge_row(listed, row(announce_type="replace", seen=LATE))["listed_at"] == EARLY
+    assert merge_row(listed, row(announce_type="new", seen=LATE))["listed_at"] == EARLY
+
+
+def test_title_key_follows_the_merged_title() -> None:
+    old = row(title="Old Title Of The Paper", arxiv="2611.01234v1")
+    new = row(title="New Title, Of The Paper!", arxiv="2611.01234v2")
+    assert merge_row(old, new)["title_key"] == "new title of the paper"
+    assert merge_row(new, old)["title_key"] == "new title of the paper"

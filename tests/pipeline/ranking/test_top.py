@@ -59,6 +59,7 @@ def _write(store: Store, specs: list[Spec], n_sources: int = 3) -> None:
                     "title": f"Paper {i}",
                     "upvotes": spec.upvotes,
                     "first_seen_at": seen,
+                    "listed_at": seen,
                     "updated_at": seen,
                     "published_at": published,
                 }

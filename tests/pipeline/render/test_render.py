@@ -265,6 +265,7 @@ def test_hostile_paper_text_renders_as_visible_text(evil: str) -> None:
             "code": "https://example.org/ok",
         },
         thumbnail='https://example.org/t.png" onerror="alert(1)',
+        summary=f"Summary {evil}",
     )
     pictured = dataclasses.replace(paper, key="pictured", thumbnail="https://example.org/t.png")
     compiled = compile_edition(edition([paper, pictured], intro=f"Intro {evil}"))
@@ -280,10 +281,26 @@ def test_hostile_paper_text_renders_as_visible_text(evil: str) -> None:
     text = visible_text(html_out).replace("\u200b", "")  # (zero-width spaces: see fields)
     assert f"Title {evil}" in text
     assert f"Eve {evil}"[:60] in text  # author names are cut at 80 characters
+    assert f"TL;DR Summary {evil}" in text
     flat_text = " ".join(text_out.replace("\u200b", "").split())
     assert f"Title {evil}" in flat_text  # the text part is not HTML-escaped
+    assert f"TL;DR: Summary {evil}" in flat_text
     assert "https://example.org/ok" in text_out
     assert "javascript:" not in text_out
+
+
+def test_a_tldr_shows_on_the_card_only_when_the_source_has_one() -> None:
+    plain, summarized = fixture_papers()[:2]
+    summarized = dataclasses.replace(summarized, summary="Routing\n experts   cheaply.")
+    compiled = compile_edition(edition([plain, summarized]))
+    html_out, text_out = personalize(compiled.assemble([plain.key, summarized.key]), LINKS)
+    tree = lxml.html.document_fromstring(html_out)
+    (tldr,) = tree.xpath("//p[contains(@class, 'tldr')]")
+    assert tldr.text_content() == "TL;DR Routing experts cheaply."
+    assert text_out.count("TL;DR:") == 1 and "    TL;DR: Routing experts cheaply." in text_out
+    # the TL;DR sits between the paper's title and its abstract
+    assert text_out.index(summarized.title[:20]) < text_out.index("TL;DR:")
+    assert text_out.index("TL;DR:") < text_out.index(summarized.abstract[:20])
 
 
 def test_quotes_in_the_site_name_do_not_break_attributes() -> None:

@@ -99,7 +99,7 @@ def test_sources_add_list_remove(paperround: Paperround) -> None:
     assert [r["name"] for r in rows] == ["auto-one", "cs-cl"]
     expected_keys = {
         "name", "kind", "url", "enabled", "last_status", "last_error",
-        "last_fetched_at", "last_ok_at", "last_counts",
+        "last_fetched_at", "last_ok_at", "last_counts", "failures", "next_fetch_at", "options",
     }  # fmt: skip
     for row in rows:
         assert set(row) == expected_keys
@@ -107,6 +107,8 @@ def test_sources_add_list_remove(paperround: Paperround) -> None:
         assert row["last_status"] is None and row["last_fetched_at"] is None
     assert rows[0]["kind"] == "auto"  # detected at the first fetch
     assert rows[1] == {**rows[1], "kind": "arxiv-rss", "url": "https://rss.arxiv.org/rss/cs.CL"}
+    assert rows[1]["failures"] == 0 and rows[1]["next_fetch_at"] is None
+    assert rows[1]["options"] == {}
 
     removed = paperround("sources", "remove", "cs-cl")
     assert removed.exit_code == 0 and "removed source cs-cl" in removed.stdout
@@ -271,7 +273,10 @@ def test_papers_list_json_is_ranked_and_complete(
 
     today = datetime.now(UTC).date()
     since_today = paperround("papers", "list", "--since", today.isoformat(), "--json")
-    assert len(json.loads(since_today.stdout)) == min(len(everything), 20)  # default --top 20
+    # --since is by listing: replacements of papers no source listed are nobody's news
+    listed = [p for p in everything if p["listed_at"] is not None]
+    assert 0 < len(listed) < len(everything)
+    assert len(json.loads(since_today.stdout)) == min(len(listed), 20)  # default --top 20
     tomorrow = (today + timedelta(days=1)).isoformat()
     assert json.loads(paperround("papers", "list", "--since", tomorrow, "--json").stdout) == []
 

@@ -1,0 +1,144 @@
+"""pipeline.store.sql.insert_rows: the bulk INSERT ingestion uses, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from pipeline.store import sql
+from pipeline.store.db import write_transaction
+from pipeline.store.models import Paper, Sighting, Source
+from pipeline.store.sql import insert_rows
+from tests.conftest import Store
+
+NOW = datetime(2026, 11, 20, 8, 0, 0, 123456, tzinfo=UTC)
+PAPERS = Paper.__table__
+SIGHTINGS = Sighting.__table__
+
+
+def _row(n: int, **changes: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "key": f"arxiv:2611.{n:05d}",
+        "title": f"Paper {n}",
+        "abstract": "",
+        "authors": [f"Ann {n}", "Bob"],
+        "categories": ["cs.LG"],
+        "links": {"abs": f"https://arxiv.org/abs/2611.{n:05d}"},
+        "keywords": None,
+        "published_at": None,
+        "first_seen_at": NOW,
+        "listed_at": NOW + timedelta(seconds=n),
+        "updated_at": NOW,
+        "upvotes": n,
+        "num_comments": 0,
+    }
+    row.update(changes)
+    return row
+
+
+def test_rows_read_back_as_the_orm_wrote_them(store: Store) -> None:
+    with write_transaction(store.sessions) as session:
+        written = insert_rows(
+            session, PAPERS, [_row(1), _row(2)], conflict=["key"], returning=["id", "key"]
+        )
+        session.add(Paper(**_row(3)))
+    assert [key for _id, key in written] == ["arxiv:2611.00001", "arxiv:2611.00002"]
+    with store.sessions() as session:
+        papers = {p.key: p for p in session.scalars(select(Paper))}
+        one = papers["arxiv:2611.00001"]
+        assert (one.authors, one.links, one.keywords) == (
+            ["Ann 1", "Bob"],
+            {"abs": "https://arxiv.org/abs/2611.00001"},
+            None,
+        )
+        assert one.first_seen_at == NOW and one.listed_at == NOW + timedelta(seconds=1)
+        # times compare in SQL alike, whichever way they were written (SQLite stores text)
+        later = session.scalars(
+            select(Paper.key)
+            .where(Paper.listed_at >= NOW + timedelta(seconds=2))
+            .order_by(Paper.key)
+        ).all()
+        assert later == ["arxiv:2611.00002", "arxiv:2611.00003"]
+        same = session.scalar(
+            select(func.count()).select_from(Paper).where(Paper.first_seen_at == NOW)
+        )
+        assert same == 3
+
+
+def test_conflicting_rows_are_skipped_and_not_returned(store: Store) -> None:
+    with write_transaction(store.sessions) as session:
+        insert_rows(session, PAPERS, [_row(1)], conflict=["key"], returning=["id"])
+    with write_transaction(store.sessions) as session:
+        again = insert_rows(
+            session,
+            PAPERS,
+            [_row(1, title="Changed"), _row(2)],
+            conflict=["key"],
+            returning=["key"],
+        )
+    assert again == [("arxiv:2611.00002",)]
+    with store.sessions() as session:
+        assert (
+            session.scalar(select(Paper.title).where(Paper.key == "arxiv:2611.00001")) == "Paper 1"
+        )
+
+
+def test_on_conflict_set_updates_the_row_in_place(store: Store) -> None:
+    with write_transaction(store.sessions) as session:
+        source = Source(name="s", kind="feed", url="https://example.org/feed")
+        session.add(source)
+        session.flush()
+        ((paper_id,),) = insert_rows(session, PAPERS, [_row(1)], conflict=["key"], returning=["id"])
+        sighting = {
+            "paper_id": paper_id,
+            "source_id": source.id,
+            "announce_type": "new",
+            "upvotes": 5,
+            "first_seen_at": NOW,
+            "last_seen_at": NOW,
+        }
+        update = {
+            "last_seen_at": "excluded.last_seen_at",
+            "upvotes": "coalesce(excluded.upvotes, sightings.upvotes)",
+        }
+        insert_rows(
+            session,
+            SIGHTINGS,
+            [sighting],
+            conflict=["paper_id", "source_id"],
+            on_conflict_set=update,
+        )
+        later = {**sighting, "upvotes": None, "last_seen_at": NOW + timedelta(hours=1)}
+        insert_rows(
+            session, SIGHTINGS, [later], conflict=["paper_id", "source_id"], on_conflict_set=update
+        )
+    with store.sessions() as session:
+        (row,) = session.scalars(select(Sighting)).all()
+        assert (row.upvotes, row.first_seen_at, row.last_seen_at) == (
+            5,
+            NOW,
+            NOW + timedelta(hours=1),
+        )
+
+
+def test_more_rows_than_one_statement_can_bind(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql, "SQLITE_MAX_VARIABLES", 40)  # three rows per SQLite statement
+    rows = [_row(n) for n in range(10)]
+    with write_transaction(store.sessions) as session:
+        written = insert_rows(session, PAPERS, rows, conflict=["key"], returning=["key"])
+    assert sorted(key for (key,) in written) == sorted(r["key"] for r in rows)
+
+
+def test_rows_must_agree_on_their_columns(store: Store) -> None:
+    with (
+        write_transaction(store.sessions) as session,
+        pytest.raises(ValueError, match="same columns"),
+    ):
+        insert_rows(session, PAPERS, [_row(1), {**_row(2), "comment": "x"}], conflict=["key"])
+    with write_transaction(store.sessions) as session:
+        assert insert_rows(session, PAPERS, [], conflict=["key"], returning=["id"]) == []
