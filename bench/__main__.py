@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from bench.common import RESULTS_DIR
 
-BENCHMARKS = ["ingest", "digest", "web", "service"]
+BENCHMARKS = ["ingest", "digest", "web", "service", "imports", "relevance", "retention"]
 
 
 def main(argv: list[str]) -> int:

@@ -1,10 +1,11 @@
 """One send benchmark run in its own process, so its peak RSS is its own:
 
-    python -m bench.digest_run READERS SMTP_PORT SAMPLE_FILE
+    python -m bench.digest_run READERS SMTP_PORT SAMPLE_FILE [sqlite|postgresql]
 
-Seeds a fresh SQLite store, plans today's edition for READERS readers, sends it with
-pipeline.delivery.sending.send_edition (the code `paperround digest send` runs) to 127.0.0.1:PORT,
-writes one sent message to SAMPLE_FILE and prints JSON: timings, counts, peak RSS.
+Seeds a fresh store (SQLite by default; PostgreSQL: a throw-away schema), plans today's
+edition for READERS readers, sends it with pipeline.delivery.sending.send_edition (the code
+`paperround digest send` runs) to 127.0.0.1:PORT, writes one sent message to SAMPLE_FILE and
+prints JSON: timings, counts, peak RSS.
 """
 
 from __future__ import annotations
@@ -14,8 +15,13 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from sqlalchemy import Engine
+
+from bench.common import postgres_engine
 from bench.digest_world import add_grouped_readers, seed_papers
 from pipeline.delivery import ClaimedDelivery, Composed, send_edition
 from pipeline.digest.compose import DigestComposer
@@ -48,18 +54,35 @@ class SampleKeeper:
         return composed
 
 
-def main(readers: int, port: int, sample_file: Path) -> dict[str, object]:
-    with tempfile.TemporaryDirectory(prefix="paperround-bench-") as folder:
+@contextmanager
+def _store(kind: str, folder: str) -> Iterator[Engine]:
+    if kind == "postgresql":
+        with postgres_engine() as engine:
+            yield engine
+        return
+    if kind != "sqlite":
+        raise SystemExit(f"store must be sqlite or postgresql, not {kind!r}")
+    engine = create_engine_for(f"sqlite:///{folder}/b.db")
+    init_store(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def main(readers: int, port: int, sample_file: Path, store: str = "sqlite") -> dict[str, object]:
+    with (
+        tempfile.TemporaryDirectory(prefix="paperround-bench-") as folder,
+        _store(store, folder) as engine,
+    ):
         settings = dataclasses.replace(
             load_settings({}),
             data_dir=Path(folder),
-            database_url=f"sqlite:///{folder}/b.db",
+            database_url=engine.url.render_as_string(hide_password=False),
             smtp_url=f"smtp://127.0.0.1:{port}",
             secret_key="bench-secret-0123456789abcdef",
             base_url="https://papers.example.org",
         )
-        engine = create_engine_for(settings.database_url)
-        init_store(engine)
         factory = session_factory(engine)
         seed_papers(factory)
         add_grouped_readers(factory, readers)
@@ -80,8 +103,8 @@ def main(readers: int, port: int, sample_file: Path) -> dict[str, object]:
         assert composer.inner.compiles == 1
         assert composer.sample is not None
         sample_file.write_bytes(composer.sample)
-        engine.dispose()
         return {
+            "store": store,
             "readers": readers,
             "segments": plan.segments,
             "plan_s": planned - start,
@@ -93,5 +116,5 @@ def main(readers: int, port: int, sample_file: Path) -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    result = main(int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]))
+    result = main(int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]), *sys.argv[4:5])
     print(json.dumps(result))

@@ -7,20 +7,31 @@ production is caught before any feed is fetched or any mail is sent.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import logging
+import math
 import os
 import re
 import tomllib
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline import __version__
+from pipeline.mail.dkim import load_dkim
 from pipeline.mail.smtp_url import parse_smtp_url
 from pipeline.resources import config_dir
 
+log = logging.getLogger(__name__)
 ENV_PREFIX = "PAPERROUND_"
+# PAPERROUND_* names that are not settings: the config file's path, and the test suite's own.
+NOT_SETTINGS = ("PAPERROUND_CONFIG", "PAPERROUND_CHROMIUM")
+NOT_SETTINGS_PREFIXES = ("PAPERROUND_TEST_",)
+# A checkout (or editable install) has pyproject.toml beside the pipeline package: relative
+# paths there mean the project's folders, wherever a command is run from.
+_CHECKOUT = Path(__file__).resolve().parent.parent
 CAPTURE = "capture"  # smtp_url of the embedded default: the local capture server
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 BROKER_SCHEMES = (*REDIS_SCHEMES, "amqp://", "pyamqp://", "filesystem://", "sqla+")
@@ -76,6 +87,7 @@ class Settings:
     requeue_after_seconds: float
     maintenance_interval_seconds: float
     plan_interval_seconds: int
+    delivery_retention_days: int
     edition_pool_size: int
     default_papers_per_digest: int
     max_papers_per_digest: int
@@ -135,6 +147,16 @@ class Settings:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'paperround.db').resolve()}"
 
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The store's file when it is SQLite on disk (None: a server, or in memory)."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.effective_database_url)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return Path(url.database).resolve()
+
 
 SECRET_SETTINGS = frozenset({"secret_key"})
 URL_SETTINGS = frozenset({"database_url", "broker_url", "smtp_url"})  # may carry a password
@@ -175,6 +197,8 @@ def _coerce(name: str, raw: Any, annotation: Any) -> Any:
             if isinstance(raw, bool):
                 raise ValueError("expected a number")
             value = float(raw)
+            if not math.isfinite(value):
+                raise ValueError("expected a finite number, not NaN or infinity")
         elif annotation is str:
             if not isinstance(raw, str | int | float):
                 raise ValueError("expected a string")
@@ -231,11 +255,13 @@ def _validate(settings: Settings) -> None:
         raise bad("send_catch_up_hours", "must be between 1 and 23")
     if not 0 < settings.pause_error_rate <= 1:
         raise bad("pause_error_rate", "must be a share above 0 and at most 1, e.g. 0.5")
+    if not 1 <= settings.capture_port <= 65535:
+        raise bad("capture_port", "must be a port number from 1 to 65535")
+    _check_dkim(settings, bad)
     for name in (
         "send_batch_size",
         "send_max_attempts",
         "edition_pool_size",
-        "capture_port",
         "send_breaker_failures",
         "pause_same_refusals",
     ):
@@ -261,6 +287,8 @@ def _validate(settings: Settings) -> None:
     ):
         if getattr(settings, name) < 0:
             raise bad(name, "must be 0 or more")
+    if settings.delivery_retention_days < 0:
+        raise bad("delivery_retention_days", "must be 0 (keep forever) or a number of days")
     if settings.max_retries < 0:
         raise bad("max_retries", "must be 0 or more")
     if settings.max_retry_after < 0:
@@ -280,6 +308,27 @@ def _validate(settings: Settings) -> None:
             valid = False
         if not valid:
             raise bad("host_intervals", f"{item!r} must look like host=seconds, e.g. arxiv.org=3")
+
+
+def _check_dkim(settings: Settings, bad: Callable[[str, str], SettingsError]) -> None:
+    """DKIM is all three settings or none, with a key that can be read and parsed now, not
+    at the first message of an edition."""
+    names = ("dkim_selector", "dkim_domain", "dkim_key_path")
+    missing = [name for name in names if not getattr(settings, name)]
+    if len(missing) == len(names):
+        return
+    if missing:
+        raise bad(
+            missing[0],
+            "DKIM needs dkim_selector, dkim_domain and dkim_key_path together: "
+            "set this one too, or clear the others",
+        )
+    try:
+        load_dkim(settings.dkim_selector, settings.dkim_domain, settings.dkim_key_path)
+    except OSError as exc:
+        raise bad("dkim_key_path", f"cannot read the key: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise bad("dkim_key_path", str(exc)) from None
 
 
 def _check_database_url(url: str, bad: Callable[[str, str], SettingsError]) -> None:
@@ -319,11 +368,59 @@ def _read_toml(path: Path, what: str) -> dict[str, Any]:
         raise SettingsError(f"{what} {path} is not valid TOML: {exc}") from None
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build Settings from defaults, PAPERROUND_CONFIG's file and PAPERROUND_* variables."""
+def project_dir() -> Path:
+    """What a relative path in the settings is relative to: the checkout Paperround runs
+    from, or (an installed wheel has no project) the current folder."""
+    if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "pipeline").is_dir():
+        return _CHECKOUT
+    return Path.cwd()
+
+
+def _absolute(path: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else project_dir() / path
+
+
+def unknown_variables(environ: Mapping[str, str], known: Iterable[str]) -> list[str]:
+    """One line per PAPERROUND_* variable that names no setting (a typo is otherwise silent),
+    with the closest setting's variable when there is one."""
+    names = [ENV_PREFIX + name.upper() for name in known]
+    found = []
+    for variable in sorted(environ):
+        if not variable.startswith(ENV_PREFIX) or variable in names:
+            continue
+        if variable in NOT_SETTINGS or variable.startswith(NOT_SETTINGS_PREFIXES):
+            continue
+        close = difflib.get_close_matches(variable, [*names, *NOT_SETTINGS[:1]], n=1)
+        hint = f"; did you mean {close[0]}?" if close else "; see config/defaults.toml"
+        found.append(f"{variable} is not a setting and is ignored{hint}")
+    return found
+
+
+def is_configured(name: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether setting `name` was given (PAPERROUND_<NAME> or the PAPERROUND_CONFIG file),
+    rather than left at its default: `paperround run --port` moves base_url only then."""
+    env = os.environ if environ is None else environ
+    if ENV_PREFIX + name.upper() in env:
+        return True
+    config = env.get(ENV_PREFIX + "CONFIG")
+    if not config:
+        return False
+    return name in _read_toml(Path(config), "config file")
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, warn: Callable[[str], None] | None = None
+) -> Settings:
+    """Build Settings from defaults, PAPERROUND_CONFIG's file and PAPERROUND_* variables.
+
+    `warn` hears of PAPERROUND_* variables that are no setting (default: this module's log).
+    """
     env = os.environ if environ is None else environ
     hints = typing.get_type_hints(Settings)
     known = {f.name for f in dataclasses.fields(Settings)}
+    for line in unknown_variables(env, known):
+        (warn or log.warning)(line)
 
     layered: dict[str, Any] = _read_toml(config_dir() / "defaults.toml", "defaults file")
     if env.get(ENV_PREFIX + "CONFIG"):
@@ -345,6 +442,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(
             f"config/defaults.toml lacks {', '.join(missing)}; reinstall Paperround"
         )
+    values["data_dir"] = _absolute(values["data_dir"])
     settings = Settings(**values)
     _validate(settings)
     return settings

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.delivery.ledger import SendPolicy
-from pipeline.digest.compose import DigestComposer, edition_loader
+from pipeline.digest.compose import DigestComposer, edition_loader, segment_loader
 from pipeline.ingest.fetch import Fetcher
 from pipeline.ingest.politeness import HostTurns, MemoryTurns, RedisTurns
 from pipeline.locks import FileLocks, Locks, RedisLocks
@@ -30,6 +30,7 @@ from pipeline.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from pipeline.readers.confirmation import Confirmations
 from pipeline.readers.links import LinkMaker, Signer, load_or_create_secret
 from pipeline.readers.preferences import Preferences
+from pipeline.readers.view_links import ViewLinks
 from pipeline.render.model import Site
 from pipeline.settings import Settings
 from pipeline.store.db import create_engine_for, session_factory
@@ -124,7 +125,13 @@ class Wiring:
     def composer(self) -> DigestComposer:
         """A fresh digest composer (not thread-safe: one per sender or per request)."""
         loader = edition_loader(self.sessions, self.site, self.settings.ranking_gravity)
-        return DigestComposer(loader, self.sender, self.links, self.dkim)
+        segments = segment_loader(self.sessions)
+        return DigestComposer(loader, self.sender, self.links, self.dkim, segments, self.view_links)
+
+    @functools.cached_property
+    def view_links(self) -> ViewLinks:
+        """Each reader's "view in your browser" link: their own digest, read-only."""
+        return ViewLinks(self.secret_key, self.settings.base_url)
 
     @functools.cached_property
     def confirmations(self) -> Confirmations:

@@ -11,7 +11,9 @@ Why each step exists:
 - claim: a batch is taken atomically (PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent senders
   take disjoint rows; SQLite: BEGIN IMMEDIATE, one writer at a time). Claimed rows are not yet
   sent, so a claim left behind by a dead sender is safely released to pending after a timeout
-  (pipeline/delivery/recovery.py).
+  (pipeline/delivery/recovery.py). The claim also lists its rows in delivery_claims, which is
+  how the sweeps find rows in flight: no index of `deliveries` covers `status`, so the two
+  per-message updates below are HOT on PostgreSQL (migration 0007 says why).
 - mark "sending", committed BEFORE the message goes out: if the sender dies now, nobody can tell
   whether the server accepted the message, so the row becomes "unknown", never silently resent
   (a duplicate) nor silently dropped. At most one row per sender is ever in this state.
@@ -24,21 +26,57 @@ these writes is pipeline/delivery/sending.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import itertools
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Dialect, Table, and_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    CursorResult,
+    Dialect,
+    Table,
+    TextClause,
+    and_,
+    bindparam,
+    delete,
+    literal_column,
+    null,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from pipeline.mail.transport import SendOutcome
 from pipeline.readers.suppressions import suppress
 from pipeline.store.db import write_transaction
-from pipeline.store.models import Delivery, Edition, Segment, Subscriber, UTCDateTime
-from pipeline.store.sql import is_postgresql
-from pipeline.store.status import HALTED_EDITION, AttemptKind, DeliveryStatus, SuppressionReason
+from pipeline.store.models import (
+    Delivery,
+    DeliveryClaim,
+    Edition,
+    Segment,
+    Subscriber,
+    UTCDateTime,
+)
+from pipeline.store.sql import insert_rows, is_postgresql
+from pipeline.store.status import (
+    HALTED_EDITION,
+    IN_FLIGHT_DELIVERY,
+    AttemptKind,
+    DeliveryStatus,
+    SuppressionReason,
+)
 
 DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
+_AMONG = itertools.count(1)
+_COMMAND_OK, _TUPLES_OK = 1, 2  # libpq's ExecStatusType (PGRES_COMMAND_OK, PGRES_TUPLES_OK)
+CLAIMS: Table = DeliveryClaim.__table__  # type: ignore[assignment]
 MAX_BACKOFF = timedelta(hours=6)
 _S = DeliveryStatus
 
@@ -75,7 +113,26 @@ class SendPolicy:
 
 
 class LostClaim(RuntimeError):
-    """Another process released or took our claim (we were presumed dead): stop sending."""
+    """Another process released or took our claim (we were presumed dead): stop sending.
+
+    `settled` is the status the previous message was settled in when only the next one's
+    mark failed: that outcome is true and was committed."""
+
+    def __init__(self, message: str, settled: DeliveryStatus | None = None) -> None:
+        super().__init__(message)
+        self.settled = settled
+
+
+def among(
+    column: ColumnElement[int] | InstrumentedAttribute[int], ids: Iterable[int]
+) -> ColumnElement[bool]:
+    """`column IN (ids)` with the ids written into the SQL: a batch's hundred ids as bound
+    parameters cost ~1 ms per query in the driver, ints are safe to write out, and the
+    database plans each batch's query anyway."""
+    values = sorted({int(i) for i in ids})
+    return column.in_(
+        bindparam(f"among_{next(_AMONG)}", values, expanding=True, literal_execute=True)
+    )
 
 
 def rows_touched(result: object) -> int:
@@ -87,32 +144,38 @@ def rows_touched(result: object) -> int:
 # --- claiming ----------------------------------------------------------------------------
 
 
-def _due_ids(session: Session, edition_id: int, now: datetime, limit: int) -> list[int]:
-    """Up to `limit` due rows of the edition: retries whose time came, then pending rows.
+def _due_rows(
+    session: Session, edition_id: int, now: datetime, limit: int
+) -> list[tuple[int, str | None]]:
+    """Up to `limit` due rows of the edition, (id, ctid on PostgreSQL): retries whose time
+    came, then pending rows.
 
-    Two queries, not one with OR: each reads ix_deliveries_claim_order in (segment, id) order
+    Two queries, not one with OR: each reads ix_deliveries_waiting in (segment, id) order
     and stops at `limit`, where the OR made the database sort every due row of the edition
     per batch. Consecutive rows share a segment, so the composer reuses its per-segment parts.
-    On PostgreSQL rows another sender is claiming right now are skipped, not waited for.
+    On PostgreSQL rows another sender is claiming right now are skipped, not waited for, and
+    the rows' physical addresses come along: the claim updates them by address, a plan no
+    table statistics can turn into a scan of the edition (a table planned a moment ago has
+    none yet, and a scan per batch made an edition cost readers^2).
     """
-    skip_locked = is_postgresql(session)
-    ids: list[int] = []
+    postgresql = is_postgresql(session)
+    rows: list[tuple[int, str | None]] = []
     for due in (
-        and_(Delivery.status == _S.RETRY, Delivery.next_attempt_at <= now),
-        Delivery.status == _S.PENDING,
+        and_(Delivery.waiting == _S.RETRY, Delivery.next_attempt_at <= now),
+        Delivery.waiting == _S.PENDING,
     ):
         query = (
-            select(Delivery.id)
+            select(Delivery.id, literal_column("ctid") if postgresql else null())
             .where(Delivery.edition_id == edition_id, due)
             .order_by(Delivery.segment_id, Delivery.id)
-            .limit(limit - len(ids))
+            .limit(limit - len(rows))
         )
-        if skip_locked:
+        if postgresql:
             query = query.with_for_update(skip_locked=True)
-        ids.extend(session.scalars(query))
-        if len(ids) >= limit:
+        rows.extend((int(i), None if t is None else str(t)) for i, t in session.execute(query))
+        if len(rows) >= limit:
             break
-    return ids
+    return rows
 
 
 def claim_batch(
@@ -120,38 +183,80 @@ def claim_batch(
 ) -> list[ClaimedDelivery]:
     """Atomically take up to `limit` due rows of the edition for the sender named `claim`.
 
-    Each row comes with its reader and its segment's papers, in claim order (segment, id)."""
+    Each row comes with its reader and its segment's papers, in claim order (segment, id).
+    Readers and segments are read by primary key, each in its own query: joined to the
+    claimed rows, the planner hashed the whole subscribers table per batch (9 ms at 20,000
+    readers), a cost that grew with the readers, not the batch."""
     with write_transaction(factory) as session:
         status = session.scalar(select(Edition.status).where(Edition.id == edition_id))
         if status in HALTED_EDITION:  # paused or cancelled: its rows wait (or were skipped)
             return []
-        ids = _due_ids(session, edition_id, now, limit)
-        if not ids:
+        due = _due_rows(session, edition_id, now, limit)
+        if not due:
             return []
-        session.execute(
+        ids = [i for i, _ in due]
+        where: list[ColumnElement[bool] | TextClause] = [among(DELIVERIES.c.id, ids)]
+        if due[0][1] is not None:  # PostgreSQL: by address (rows locked by us stay put)
+            addresses = ", ".join(f"'{t}'" for _, t in due if re.fullmatch(r"\(\d+,\d+\)", t or ""))
+            where.append(text(f"ctid = ANY(ARRAY[{addresses}]::tid[])"))
+        claimed = session.execute(
             update(DELIVERIES)
-            .where(DELIVERIES.c.id.in_(ids))
+            .where(*where)
             .values(status=_S.CLAIMED, claim_token=claim, claimed_at=now, updated_at=now)
-        )
-        rows = session.execute(
-            select(
-                Delivery.id,
-                Delivery.edition_id,
-                Delivery.segment_id,
-                Segment.paper_ids,
-                Subscriber.id,
-                Subscriber.link_id,
-                Subscriber.email,
-                Subscriber.email_key,
-                Subscriber.token_version,
-                Delivery.attempts,
+            .returning(
+                DELIVERIES.c.id,
+                DELIVERIES.c.segment_id,
+                DELIVERIES.c.subscriber_id,
+                DELIVERIES.c.attempts,
             )
-            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-            .join(Segment, Segment.id == Delivery.segment_id)
-            .where(Delivery.id.in_(ids))
-            .order_by(Delivery.segment_id, Delivery.id)
         ).all()
-    return [ClaimedDelivery(row[0], row[1], row[2], tuple(row[3]), *row[4:]) for row in rows]
+        insert_rows(
+            session,
+            CLAIMS,
+            [{"delivery_id": i, "claim_token": claim} for i in ids],
+            conflict=["delivery_id", "claim_token"],
+        )
+        readers = {
+            reader_id: (link_id, email, email_key, token_version)
+            for reader_id, link_id, email, email_key, token_version in session.execute(
+                select(
+                    Subscriber.id,
+                    Subscriber.link_id,
+                    Subscriber.email,
+                    Subscriber.email_key,
+                    Subscriber.token_version,
+                ).where(among(Subscriber.id, (c.subscriber_id for c in claimed)))
+            ).tuples()
+        }
+        papers: dict[int, list[int]] = dict(
+            session.execute(
+                select(Segment.id, Segment.paper_ids).where(
+                    among(Segment.id, (c.segment_id for c in claimed))
+                )
+            )
+            .tuples()
+            .all()
+        )
+    jobs = []
+    for delivery_id, segment_id, subscriber_id, attempts in sorted(
+        claimed, key=lambda c: (c[1], c[0])
+    ):
+        link_id, email, email_key, token_version = readers[subscriber_id]
+        jobs.append(
+            ClaimedDelivery(
+                delivery_id,
+                edition_id,
+                segment_id,
+                tuple(papers[segment_id]),
+                subscriber_id,
+                link_id,
+                email,
+                email_key,
+                token_version,
+                attempts,
+            )
+        )
+    return jobs
 
 
 # --- settling ----------------------------------------------------------------------------
@@ -232,6 +337,54 @@ class _LedgerSql:
         self.time: Callable[[datetime | None], object] = (
             processor if processor is not None else (lambda value: value)
         )
+        # The same statement with $n placeholders and declared types, prepared once per
+        # connection and sent without waiting (Ledger.write_soon).
+        self.positional: tuple[bytes, list[str], list[int]] | None = None
+        if self.combined is not None:
+            names: list[str] = []
+
+            def number(match: re.Match[str]) -> str:
+                if match.group(1) not in names:
+                    names.append(match.group(1))
+                return f"${names.index(match.group(1)) + 1}"
+
+            sql = re.sub(r"%\((\w+)\)s", number, self.combined)
+            self.positional = (sql.encode(), names, [_PG_TYPES[n] for n in names])
+
+
+# PostgreSQL type oids of the per-message statement's parameters (pg_type).
+_INT8, _INT4, _TEXT, _TIMESTAMPTZ = 20, 23, 25, 1184
+_PG_TYPES = {
+    "id": _INT8,
+    "m_id": _INT8,
+    "attempts": _INT4,
+    "m_attempts": _INT4,
+    "code": _INT4,
+    "sent": _TIMESTAMPTZ,
+    "next": _TIMESTAMPTZ,
+    "now": _TIMESTAMPTZ,
+    **dict.fromkeys(("claim", "status", "error", "detail", "message_id", "m_message_id"), _TEXT),
+}
+_STATEMENTS = itertools.count(1)  # prepared statement names, unique in this process
+
+
+def _text(value: object) -> bytes | None:
+    """A parameter in PostgreSQL's text format."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat().encode()
+    return str(value).encode()
+
+
+class PendingWrite:
+    """A settle-and-mark sent to the database, its answer not read yet: the sender composes
+    the next message while PostgreSQL commits. `wait()` returns what `settle_and_mark`
+    returns and raises what it raises."""
+
+    def __init__(self, wait: Callable[[], DeliveryStatus | None], *, deferred: bool) -> None:
+        self.wait = wait
+        self.deferred = deferred  # False: the write is done already, nothing to wait for
 
 
 class Ledger:
@@ -247,6 +400,7 @@ class Ledger:
         self.policy = policy
         self._conn: Connection | None = None
         self._auto: Connection | None = None  # PostgreSQL: one statement, its own transaction
+        self._prepared: bytes | None = None  # the statement's name on self._auto, once prepared
         self._sql = _LedgerSql(factory.kw["bind"].dialect)
 
     def _connection(self) -> Connection:
@@ -257,10 +411,16 @@ class Ledger:
         return self._conn
 
     def close(self) -> None:
+        if self._auto is not None and self._prepared is not None:
+            # The connection goes back to the pool: leave no statement behind (a broken
+            # connection is discarded by the pool anyway).
+            with contextlib.suppress(SQLAlchemyError):
+                self._auto.exec_driver_sql(f"DEALLOCATE {self._prepared.decode()}")
         for conn in (self._conn, self._auto):
             if conn is not None:
                 conn.close()
         self._conn = self._auto = None
+        self._prepared = None
 
     def settle_and_mark(
         self,
@@ -279,9 +439,10 @@ class Ledger:
         # suppresses it: a rare path, kept in the same transaction.
         bounced = settled is not None and settled.outcome.suppress
         if self._sql.combined is not None and not bounced:
-            self._settle_and_mark_in_one_statement(values, mark_params)
+            self._settle_and_mark_in_one_statement(values, mark_params, final)
             return final
         conn = self._connection()
+        mark_lost = False
         with conn.begin():
             if settled is not None and values is not None:
                 if bounced:
@@ -299,18 +460,83 @@ class Ledger:
                 if rows_touched(conn.exec_driver_sql(self._sql.settle, values)) != 1:
                     raise LostClaim(f"delivery {values['id']} was taken from this sender mid-send")
                 conn.exec_driver_sql(self._sql.attempt, values)
-            if mark_params is not None and (
-                rows_touched(conn.exec_driver_sql(self._sql.mark, mark_params)) != 1
-            ):
-                raise LostClaim(f"delivery {mark_params['id']} is no longer claimed by this sender")
+            if mark_params is not None:
+                # A failed mark leaves the settle to commit: that outcome is what happened.
+                mark_lost = rows_touched(conn.exec_driver_sql(self._sql.mark, mark_params)) != 1
+        if mark_lost and mark_params is not None:
+            raise LostClaim(
+                f"delivery {mark_params['id']} is no longer claimed by this sender", final
+            )
         return final
 
-    def _settle_and_mark_in_one_statement(
-        self, values: dict[str, object] | None, mark_params: dict[str, object] | None
-    ) -> None:
+    def write_soon(
+        self,
+        settled: Settlement | None,
+        next_up: tuple[ClaimedDelivery, str] | None,
+        now: datetime,
+    ) -> PendingWrite:
+        """`settle_and_mark`, sent now and answered at `wait()`. On PostgreSQL the statement
+        goes out without waiting for its commit, so the caller can work meanwhile; it must
+        call `wait()` before anything else uses the ledger. Elsewhere (SQLite, a bounce to
+        suppress in the same transaction) the write is done before this returns."""
+        values = self._settlement(settled, now) if settled is not None else None
+        bounced = settled is not None and settled.outcome.suppress
+        if self._sql.positional is None or bounced:
+            status = self.settle_and_mark(settled, next_up, now)
+            return PendingWrite(lambda: status, deferred=False)
+        mark_params = self._mark_params(next_up, now)
+        final = DeliveryStatus(str(values["status"])) if values is not None else None
+        pgconn, statement = self._pgconn()
+        _sql, names, _types = self._sql.positional
+        params = self._combined_params(values, mark_params)
+        pgconn.send_query_prepared(statement, [_text(params[n]) for n in names])
+
+        def wait() -> DeliveryStatus | None:
+            row = self._answer(pgconn)
+            self._check(values, mark_params, final, row)
+            return final
+
+        return PendingWrite(wait, deferred=True)
+
+    def _pgconn(self) -> tuple[Any, bytes]:
+        """libpq's connection under the autocommit connection, and the name the statement is
+        prepared under there (prepared once per connection this ledger holds: the pool may
+        hand it to others, and drivers may drop statements between checkouts)."""
+        auto = self._autocommit()
+        pgconn = auto.connection.driver_connection.pgconn  # type: ignore[union-attr]
+        if self._prepared is None:
+            assert self._sql.positional is not None
+            sql, _names, types = self._sql.positional
+            name = f"paperround_ledger_{self.claim[:12]}_{next(_STATEMENTS)}".encode()
+            result = pgconn.prepare(name, sql, types)
+            if result.status != _COMMAND_OK:
+                message = result.error_message.decode(errors="replace").strip()
+                raise OperationalError("prepare", None, RuntimeError(message))
+            self._prepared = name
+        return pgconn, self._prepared
+
+    def _answer(self, pgconn: Any) -> tuple[int, int]:
+        """Read the statement's result (blocking until PostgreSQL committed it)."""
+        results = []
+        while (result := pgconn.get_result()) is not None:
+            results.append(result)
+        failed = [r for r in results if r.status != _TUPLES_OK]
+        if failed or not results:
+            message = failed[0].error_message.decode(errors="replace") if failed else "no result"
+            self.close()  # the connection's state is unknown: start a new one
+            raise OperationalError("settle and mark", None, RuntimeError(message.strip()))
+        last = results[-1]
+        return int(last.get_value(0, 0)), int(last.get_value(0, 1))
+
+    def _autocommit(self) -> Connection:
         if self._auto is None:
             engine = self.factory.kw["bind"]
             self._auto = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self._auto
+
+    def _combined_params(
+        self, values: dict[str, object] | None, mark_params: dict[str, object] | None
+    ) -> dict[str, object]:
         blank = dict.fromkeys(
             ("id", "status", "code", "error", "sent", "next", "detail", "message_id"), None
         )
@@ -324,12 +550,32 @@ class Ledger:
                 m_message_id=mark_params["message_id"],
                 now=mark_params["now"],
             )
-        assert self._sql.combined is not None
-        row = self._auto.exec_driver_sql(self._sql.combined, params).one()
+        return params
+
+    @staticmethod
+    def _check(
+        values: dict[str, object] | None,
+        mark_params: dict[str, object] | None,
+        final: DeliveryStatus | None,
+        row: tuple[int, int] | Any,
+    ) -> None:
         if values is not None and row[0] != 1:
             raise LostClaim(f"delivery {values['id']} was taken from this sender mid-send")
         if mark_params is not None and row[1] != 1:
-            raise LostClaim(f"delivery {mark_params['id']} is no longer claimed by this sender")
+            raise LostClaim(
+                f"delivery {mark_params['id']} is no longer claimed by this sender", final
+            )
+
+    def _settle_and_mark_in_one_statement(
+        self,
+        values: dict[str, object] | None,
+        mark_params: dict[str, object] | None,
+        final: DeliveryStatus | None,
+    ) -> None:
+        assert self._sql.combined is not None
+        params = self._combined_params(values, mark_params)
+        row = self._autocommit().exec_driver_sql(self._sql.combined, params).one()
+        self._check(values, mark_params, final, row)
 
     def _mark_params(
         self, next_up: tuple[ClaimedDelivery, str] | None, now: datetime
@@ -396,9 +642,34 @@ class Ledger:
             session.execute(
                 update(DELIVERIES)
                 .where(
-                    DELIVERIES.c.id.in_([d.delivery_id for d in deliveries]),
+                    among(DELIVERIES.c.id, (d.delivery_id for d in deliveries)),
                     DELIVERIES.c.claim_token == self.claim,
                     DELIVERIES.c.status == _S.CLAIMED,
                 )
                 .values(claim_token=None, updated_at=now, **values)
+            )
+
+    def end_batch(self, deliveries: Sequence[ClaimedDelivery]) -> None:
+        """Forget this sender's claims on rows it no longer holds (settled or given back).
+
+        A row still claimed or sending by this sender (the batch stopped on an error) keeps
+        its claim, so the stale-claim sweep can find it."""
+        if not deliveries:
+            return
+        held = (
+            select(DELIVERIES.c.id)
+            .where(
+                DELIVERIES.c.id == CLAIMS.c.delivery_id,
+                DELIVERIES.c.claim_token == self.claim,
+                DELIVERIES.c.status.in_(IN_FLIGHT_DELIVERY),
+            )
+            .exists()
+        )
+        with write_transaction(self.factory) as session:
+            session.execute(
+                delete(CLAIMS).where(
+                    CLAIMS.c.claim_token == self.claim,
+                    among(CLAIMS.c.delivery_id, (d.delivery_id for d in deliveries)),
+                    ~held,
+                )
             )

@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from pipeline.store.models import Delivery, Edition, Segment, Subscriber, Suppression
+from pipeline.delivery import summary
+from pipeline.delivery.summary import counts_of
+from pipeline.store.models import Delivery, Edition, Subscriber, Suppression
 from pipeline.store.status import DUE_DELIVERY, HALTED_EDITION, DeliveryStatus, EditionStatus
 
 
@@ -23,11 +25,30 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def delivery_counts(session: Session, edition_id: int | None = None) -> dict[str, int]:
-    """Rows per status, for one edition or the whole ledger."""
-    query = select(Delivery.status, func.count()).group_by(Delivery.status)
+    """Rows per status, for one edition or the whole ledger, rows retention removed
+    included. A closed edition answers from its summary (pipeline/delivery/summary.py), so
+    this reads only the editions table and the rows of editions still open."""
     if edition_id is not None:
-        query = query.where(Delivery.edition_id == edition_id)
-    return {str(status): int(n) for status, n in session.execute(query)}
+        edition = session.get(Edition, edition_id)
+        return dict(counts_of(session, edition)["deliveries"]) if edition is not None else {}
+    total = summary.empty()
+    counted_live: list[int] = []
+    for eid, status, frozen, compacted in session.execute(
+        select(Edition.id, Edition.status, Edition.summary, Edition.compacted)
+    ):
+        if status in summary.CLOSED_EDITION and frozen is not None:
+            total = summary.add(total, frozen)
+        else:
+            total = summary.add(total, compacted)
+            counted_live.append(eid)
+    for start in range(0, len(counted_live), 1000):
+        rows = session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.edition_id.in_(counted_live[start : start + 1000]))
+            .group_by(Delivery.status)
+        )
+        total = summary.add(total, {"deliveries": {str(st): int(n) for st, n in rows}})
+    return dict(total["deliveries"])
 
 
 def due_rows(session: Session, edition_id: int) -> int:
@@ -35,7 +56,7 @@ def due_rows(session: Session, edition_id: int) -> int:
     return int(
         session.scalar(
             select(func.count()).where(
-                Delivery.edition_id == edition_id, Delivery.status.in_(DUE_DELIVERY)
+                Delivery.waiting.in_(DUE_DELIVERY), Delivery.edition_id == edition_id
             )
         )
         or 0
@@ -49,7 +70,7 @@ def editions_with_due_rows(session: Session) -> list[int]:
         session.scalars(
             select(Delivery.edition_id)
             .join(Edition, Edition.id == Delivery.edition_id)
-            .where(Delivery.status.in_(DUE_DELIVERY), Edition.status.not_in(HALTED_EDITION))
+            .where(Delivery.waiting.in_(DUE_DELIVERY), Edition.status.not_in(HALTED_EDITION))
             .group_by(Delivery.edition_id)
             .order_by(Delivery.edition_id)
         )
@@ -59,10 +80,9 @@ def editions_with_due_rows(session: Session) -> list[int]:
 def next_retry_in(session: Session, edition_id: int, now: datetime) -> float | None:
     """Seconds until the edition's next retry is due; None when none waits."""
     nxt = session.scalar(
-        select(Delivery.next_attempt_at)
-        .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.RETRY)
-        .order_by(Delivery.next_attempt_at)
-        .limit(1)
+        select(func.min(Delivery.next_attempt_at)).where(
+            Delivery.waiting == DeliveryStatus.RETRY, Delivery.edition_id == edition_id
+        )
     )
     if nxt is None:
         return None
@@ -86,8 +106,8 @@ def editions_to_send(
         .join(Edition, Edition.id == Delivery.edition_id)
         .where(
             or_(
-                (Delivery.status == DeliveryStatus.PENDING) & (Delivery.updated_at <= now - idle),
-                (Delivery.status == DeliveryStatus.RETRY) & (Delivery.next_attempt_at <= now),
+                (Delivery.waiting == DeliveryStatus.PENDING) & (Delivery.updated_at <= now - idle),
+                (Delivery.waiting == DeliveryStatus.RETRY) & (Delivery.next_attempt_at <= now),
             ),
             Edition.status.not_in(HALTED_EDITION),
         )
@@ -113,6 +133,9 @@ class EditionSummary:
     completed_at: datetime | None
     window_start: datetime
     window_end: datetime
+    # When retention removed the edition's per-delivery rows (its counts stay; its failures
+    # are no longer listed); None while they are kept.
+    compacted_at: datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -128,11 +151,12 @@ class EditionSummary:
             "completed_at": _iso(self.completed_at),
             "window_start": _iso(self.window_start),
             "window_end": _iso(self.window_end),
+            "compacted_at": _iso(self.compacted_at),
         }
 
 
 def _summary(session: Session, e: Edition) -> EditionSummary:
-    segments = session.scalar(select(func.count()).where(Segment.edition_id == e.id))
+    counts = counts_of(session, e)
     return EditionSummary(
         id=e.id,
         cadence=str(e.cadence),
@@ -140,12 +164,13 @@ def _summary(session: Session, e: Edition) -> EditionSummary:
         status=e.status,
         status_reason=e.status_reason,
         papers=len(e.paper_ids),
-        segments=int(segments or 0),
-        deliveries=delivery_counts(session, e.id),
+        segments=int(counts["segments"]),
+        deliveries=dict(counts["deliveries"]),
         created_at=e.created_at,
         completed_at=e.completed_at,
         window_start=e.window_start,
         window_end=e.window_end,
+        compacted_at=e.compacted_at,
     )
 
 

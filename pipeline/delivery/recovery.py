@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.delivery.ledger import DELIVERIES, rows_touched
+from pipeline.delivery import summary
+from pipeline.delivery.ledger import CLAIMS, DELIVERIES, rows_touched
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Delivery, DeliveryAttempt, Edition
 from pipeline.store.status import (
@@ -38,21 +39,32 @@ def release_stale_claims(
 
     "claimed" rows were never started: back to pending. "sending" rows were in flight when
     their sender stopped: the server may or may not have the message, so they become unknown.
+    Rows in flight are found through delivery_claims (as small as the work in flight), whose
+    entries for rows no longer held are dropped here too.
     """
     now = now or utcnow()
     cutoff = now - timeout
+    claimed = select(CLAIMS.c.delivery_id)
     with write_transaction(factory) as session:
         released = rows_touched(
             session.execute(
                 update(DELIVERIES)
-                .where(DELIVERIES.c.status == _S.CLAIMED, DELIVERIES.c.claimed_at < cutoff)
+                .where(
+                    DELIVERIES.c.id.in_(claimed),
+                    DELIVERIES.c.status == _S.CLAIMED,
+                    DELIVERIES.c.claimed_at < cutoff,
+                )
                 .values(status=_S.PENDING, claim_token=None, claimed_at=None, updated_at=now)
             )
         )
         unknown = rows_touched(
             session.execute(
                 update(DELIVERIES)
-                .where(DELIVERIES.c.status == _S.SENDING, DELIVERIES.c.claimed_at < cutoff)
+                .where(
+                    DELIVERIES.c.id.in_(claimed),
+                    DELIVERIES.c.status == _S.SENDING,
+                    DELIVERIES.c.claimed_at < cutoff,
+                )
                 .values(
                     status=_S.UNKNOWN,
                     claim_token=None,
@@ -62,6 +74,16 @@ def release_stale_claims(
                 )
             )
         )
+        held = (
+            select(DELIVERIES.c.id)
+            .where(
+                DELIVERIES.c.id == CLAIMS.c.delivery_id,
+                DELIVERIES.c.claim_token == CLAIMS.c.claim_token,
+                DELIVERIES.c.status.in_(IN_FLIGHT_DELIVERY),
+            )
+            .exists()
+        )
+        session.execute(delete(CLAIMS).where(~held))
     return released, unknown
 
 
@@ -79,11 +101,12 @@ def reconcile_unknown(
     sent = retry = 0
     with write_transaction(factory) as session:
         rows = session.execute(
-            select(Delivery.id, Delivery.message_id).where(
-                Delivery.status == _S.UNKNOWN, Delivery.message_id.is_not(None)
+            select(Delivery.id, Delivery.message_id, Delivery.edition_id).where(
+                Delivery.waiting == _S.UNKNOWN, Delivery.message_id.is_not(None)
             )
         ).all()
-        for delivery_id, message_id in rows:
+        changed: set[int] = set()
+        for delivery_id, message_id, edition_id in rows:
             answer = was_accepted(message_id)
             if answer is None:
                 continue
@@ -100,6 +123,7 @@ def reconcile_unknown(
                 .where(DELIVERIES.c.id == delivery_id, DELIVERIES.c.status == _S.UNKNOWN)
                 .values(**values)
             )
+            changed.add(edition_id)
             session.add(
                 DeliveryAttempt(
                     delivery_id=delivery_id,
@@ -112,6 +136,13 @@ def reconcile_unknown(
                     at=now,
                 )
             )
+        session.flush()
+        for edition_id in sorted(changed):  # a closed edition's summary must say it too
+            edition = session.scalar(
+                select(Edition).where(Edition.id == edition_id).with_for_update()
+            )
+            if edition is not None:
+                summary.refresh(session, edition)
     return sent, retry
 
 
@@ -158,4 +189,5 @@ def request_resend(
         if edition is not None:
             edition.status = EditionStatus.SENDING
             edition.completed_at = None
+            edition.summary = None  # open again: counted from its rows until it closes
     return count

@@ -4,10 +4,24 @@ One batch is one SMTP connection. Per message the loop commits once: the previou
 outcome and the next message's "sending" mark share a transaction (pipeline/delivery/ledger.py
 says why the mark must be committed before the body leaves). The loop never decides who gets
 what: planning did (pipeline/digest/planning.py); it only moves rows it claimed.
+
+With a transport that sends in steps (SMTP: pipeline/mail/transport.py StagedTransport) the
+waits overlap the work. Per message N, the previous one's reply read:
+
+    envelope N written -> commit (settle N-1, mark N) sent -> [compose N+1] -> commit answered
+      -> envelope replies read -> body N written -> [compose N+1] -> reply N read -> ...
+
+Message N+1 is composed while something waits for N: on PostgreSQL while the commit of N's
+mark is on its way (the ledger sends it without waiting, Ledger.write_soon), elsewhere while
+the server reads and answers N's body (SQLite's commit is work in this process, nothing to
+wait for). The envelope's round trip runs during the commit. A body still leaves only after
+its mark is committed: an envelope alone delivers nothing, and if the mark fails the
+connection is dropped before the body.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections import deque
@@ -17,8 +31,10 @@ from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from pipeline.delivery import summary
 from pipeline.delivery.control import pause_edition
 from pipeline.delivery.ledger import (
     ClaimedDelivery,
@@ -26,21 +42,23 @@ from pipeline.delivery.ledger import (
     LostClaim,
     SendPolicy,
     Settlement,
+    among,
     claim_batch,
 )
 from pipeline.delivery.queries import due_rows, next_retry_in
-from pipeline.mail.transport import SendOutcome, SendStatus, Transport
+from pipeline.mail.transport import Exchange, SendOutcome, SendStatus, StagedTransport, Transport
 from pipeline.readers.addresses import smtp_address
 from pipeline.store.db import write_transaction
-from pipeline.store.models import Delivery, Edition, Subscriber, Suppression
+from pipeline.store.models import Edition, SentHistory, Subscriber, Suppression
 from pipeline.store.status import (
     HALTED_EDITION,
-    OPEN_DELIVERY,
     DeliveryStatus,
     EditionStatus,
     SubscriberStatus,
 )
 from pipeline.timeutil import utcnow
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,31 +115,43 @@ class SendReport:
         }
 
 
-def _not_mailable(
+NOT_MAILABLE = "not sent: reader no longer mailable"
+GOT_IT_BEFORE = "not sent: the reader got this edition already (its rows were compacted)"
+
+
+def _not_to_send(
     factory: sessionmaker[Session], deliveries: Sequence[ClaimedDelivery]
 ) -> dict[int, str]:
-    """Deliveries whose reader must not get mail any more, with the reason."""
+    """Deliveries that must not be sent, with why: the reader must not get mail any more
+    (suppressed, left), or got this edition already and retention compacted that row away
+    (a reader planned into an old edition again must not get it twice)."""
     keys = [d.email_key for d in deliveries]
+    reader_ids = [d.subscriber_id for d in deliveries]
     with factory() as session:
         suppressed = set(
             session.scalars(select(Suppression.email_key).where(Suppression.email_key.in_(keys)))
         )
-        inactive = dict(
-            session.execute(
-                select(Subscriber.id, Subscriber.status).where(
-                    Subscriber.id.in_([d.subscriber_id for d in deliveries]),
-                    Subscriber.status != SubscriberStatus.ACTIVE,
+        inactive = set(
+            session.scalars(
+                select(Subscriber.id).where(
+                    among(Subscriber.id, reader_ids), Subscriber.status != SubscriberStatus.ACTIVE
                 )
             )
-            .tuples()
-            .all()
+        )
+        got_it = set(
+            session.execute(
+                select(SentHistory.subscriber_id, SentHistory.edition_id).where(
+                    among(SentHistory.subscriber_id, reader_ids),
+                    among(SentHistory.edition_id, (d.edition_id for d in deliveries)),
+                )
+            ).tuples()
         )
     reasons = {}
     for d in deliveries:
-        if d.email_key in suppressed:
-            reasons[d.delivery_id] = "address is suppressed"
-        elif d.subscriber_id in inactive:
-            reasons[d.delivery_id] = f"reader is {inactive[d.subscriber_id]}"
+        if d.email_key in suppressed or d.subscriber_id in inactive:
+            reasons[d.delivery_id] = NOT_MAILABLE
+        elif (d.subscriber_id, d.edition_id) in got_it:
+            reasons[d.delivery_id] = GOT_IT_BEFORE
     return reasons
 
 
@@ -172,6 +202,40 @@ class _Watch:
         return None, None
 
 
+class _WholeSend:
+    """An Exchange over a transport that cannot send in steps: the whole send happens in
+    `send_body`, which the loop calls only after the mark is committed."""
+
+    def __init__(
+        self, transport: Transport, envelope_from: str, to_addr: str, message: bytes
+    ) -> None:
+        self._transport = transport
+        self._envelope = (envelope_from, to_addr, message)
+        self._outcome: SendOutcome | None = None
+
+    def envelope_ready(self) -> SendOutcome | None:
+        return None
+
+    def send_body(self) -> None:
+        self._outcome = self._transport.send(*self._envelope)
+
+    def outcome(self) -> SendOutcome:
+        assert self._outcome is not None, "outcome() before send_body()"
+        return self._outcome
+
+    def abandon(self) -> None:
+        """Nothing was written yet."""
+
+
+@dataclass
+class _OnWire:
+    """A message whose body was written and whose reply is not read yet."""
+
+    delivery: ClaimedDelivery
+    message_id: str
+    exchange: Exchange
+
+
 class _Batch:
     """One claimed batch over one transport: every settled row is tallied in one place."""
 
@@ -191,6 +255,7 @@ class _Batch:
         self.clock = clock
         self.on_settled = on_settled
         self.watch = _Watch(ledger.policy)
+        self.staged = transport if isinstance(transport, StagedTransport) else None
 
     def tally(self, status: DeliveryStatus | None, times: int = 1) -> None:
         if status is None:
@@ -200,48 +265,99 @@ class _Batch:
             if self.on_settled is not None:
                 self.on_settled(status)
 
+    def _begin(self, delivery: ClaimedDelivery, message: bytes) -> Exchange:
+        recipient = smtp_address(delivery.email)  # IDN domains as A-labels (RFC 5891)
+        sender = self.composer.envelope_from
+        if self.staged is not None:
+            return self.staged.begin(sender, recipient, message)
+        return _WholeSend(self.transport, sender, recipient, message)
+
+    def _stopped(
+        self,
+        outcome: SendOutcome | None,
+        in_flight: Settlement | None,
+        rest: Sequence[ClaimedDelivery],
+    ) -> bool:
+        """Observe one more outcome; when it says stop, settle what is in flight, give the
+        rest back untouched (it would fare the same and burn an attempt each) and say so."""
+        stop, pause = self.watch.observe(outcome)
+        if outcome is not None and outcome.systemic:
+            stop = f"SMTP server unreachable or refusing us: {outcome.detail}"
+        if stop is None:
+            return False
+        self.tally(self.ledger.settle_and_mark(in_flight, None, self.clock()))
+        self.ledger.release(rest, self.clock())
+        self.report.stopped = stop
+        self.report.paused = pause
+        return True
+
+    def _compose(self, delivery: ClaimedDelivery) -> Composed | str:
+        """The message, or why it could not be made (a rendering bug must not wedge the
+        batch: that reader's row fails, the others go on)."""
+        try:
+            return self.composer.compose(delivery)
+        except Exception as exc:
+            return f"could not compose the message: {type(exc).__name__}: {exc}"
+
     def send(self, deliveries: Sequence[ClaimedDelivery]) -> None:
-        blocked = _not_mailable(self.ledger.factory, deliveries)
-        if blocked:
-            self.ledger.close_claimed(
-                [d for d in deliveries if d.delivery_id in blocked],
-                DeliveryStatus.SKIPPED,
-                "not sent: reader no longer mailable",
-                self.clock(),
-            )
-            self.tally(DeliveryStatus.SKIPPED, len(blocked))
+        blocked = _not_to_send(self.ledger.factory, deliveries)
+        for reason in sorted(set(blocked.values())):
+            skipped = [d for d in deliveries if blocked.get(d.delivery_id) == reason]
+            self.ledger.close_claimed(skipped, DeliveryStatus.SKIPPED, reason, self.clock())
+            self.tally(DeliveryStatus.SKIPPED, len(skipped))
         todo = [d for d in deliveries if d.delivery_id not in blocked]
-        in_flight: Settlement | None = None
+        in_flight: Settlement | None = None  # its outcome is known, not written yet
+        on_wire: _OnWire | None = None  # its body is written, its reply not read yet
+        upcoming = self._compose(todo[0]) if todo else None
         for position, delivery in enumerate(todo):
-            try:
-                composed: Composed | None = self.composer.compose(delivery)
-            except Exception as exc:  # a rendering bug must not wedge the batch
-                composed = None
-                error = f"could not compose the message: {type(exc).__name__}: {exc}"
-            next_up = (delivery, composed.message_id) if composed is not None else None
-            self.tally(self.ledger.settle_and_mark(in_flight, next_up, self.clock()))
-            in_flight = None
-            outcome: SendOutcome | None = None
-            if composed is None:
+            composed, upcoming = upcoming, None
+            if on_wire is not None:
+                outcome = on_wire.exchange.outcome()
+                in_flight = Settlement(on_wire.delivery, outcome, on_wire.message_id)
+                on_wire = None
+                if self._stopped(outcome, in_flight, todo[position:]):
+                    return
+            later = todo[position + 1] if position + 1 < len(todo) else None
+            if not isinstance(composed, Composed):
+                self.tally(self.ledger.settle_and_mark(in_flight, None, self.clock()))
+                in_flight = None
+                error = str(composed)
                 self.report.errors.append(error)
                 self.ledger.close_claimed([delivery], DeliveryStatus.FAILED, error, self.clock())
                 self.tally(DeliveryStatus.FAILED)
+                if self._stopped(None, None, todo[position + 1 :]):
+                    return
+                upcoming = self._compose(later) if later is not None else None
+                continue
+            exchange = self._begin(delivery, composed.message)  # the envelope, not the body
+            try:
+                next_up = (delivery, composed.message_id)
+                write = self.ledger.write_soon(in_flight, next_up, self.clock())
+                in_flight = None
+                if write.deferred and later is not None:
+                    # While the database commits (and the server answers the envelope):
+                    # the next message. It is wasted only if this batch stops now.
+                    upcoming = self._compose(later)
+                self.tally(write.wait())
+            except BaseException as exc:
+                exchange.abandon()  # not marked: the body must not leave
+                if isinstance(exc, LostClaim):
+                    self.tally(exc.settled)  # the previous message's outcome was committed
+                raise
+            refused = exchange.envelope_ready()
+            if refused is None:
+                exchange.send_body()
+                on_wire = _OnWire(delivery, composed.message_id, exchange)
             else:
-                recipient = smtp_address(delivery.email)  # IDN domains as A-labels (RFC 5891)
-                outcome = self.transport.send(
-                    self.composer.envelope_from, recipient, composed.message
-                )
-                in_flight = Settlement(delivery, outcome, composed.message_id)
-            stop, pause = self.watch.observe(outcome)
-            if outcome is not None and outcome.systemic:
-                stop = f"SMTP server unreachable or refusing us: {outcome.detail}"
-            if stop is not None:
-                # The rest of the batch would fare the same and burn an attempt each: settle
-                # this one, give the others back untouched, stop.
-                self.tally(self.ledger.settle_and_mark(in_flight, None, self.clock()))
-                self.ledger.release(todo[position + 1 :], self.clock())
-                self.report.stopped = stop
-                self.report.paused = pause
+                in_flight = Settlement(delivery, refused, composed.message_id)
+                if self._stopped(refused, in_flight, todo[position + 1 :]):
+                    return
+            if upcoming is None and later is not None:
+                upcoming = self._compose(later)  # while the server reads and answers the body
+        if on_wire is not None:
+            outcome = on_wire.exchange.outcome()
+            in_flight = Settlement(on_wire.delivery, outcome, on_wire.message_id)
+            if self._stopped(outcome, in_flight, ()):
                 return
         if in_flight is not None:
             self.tally(self.ledger.settle_and_mark(in_flight, None, self.clock()))
@@ -285,6 +401,7 @@ def send_edition(
             report.stopped = f"stopped sending: {exc}"
         finally:
             transport.close()
+            _end_batch(ledger, claimed)
             ledger.close()
         if report.paused:
             pause_edition(factory, edition_id, report.paused)
@@ -297,25 +414,35 @@ def send_edition(
     return report
 
 
+def _end_batch(ledger: Ledger, claimed: Sequence[ClaimedDelivery]) -> None:
+    try:
+        ledger.end_batch(claimed)
+    except SQLAlchemyError as exc:  # the stale-claim sweep removes them instead
+        log.warning("could not forget the claims of a finished batch: %s", exc)
+
+
 def finish_if_done(factory: sessionmaker[Session], edition_id: int, now: datetime) -> bool:
     """Mark the edition done once no row is open; returns whether it is.
 
     The check and the mark are one transaction holding the edition row, the lock planning
     takes before it adds readers: a reader planned in between can never be left in a done
     edition. Runs after every batch, so it asks whether one open row exists rather than
-    counting them (at 100,000 readers a count cost ~7 ms per batch)."""
+    counting them (at 100,000 readers a count cost ~7 ms per batch). Closing writes the
+    edition's summary (pipeline/delivery/summary.py): its rows are counted once, then."""
     with write_transaction(factory) as session:
         edition = session.scalar(select(Edition).where(Edition.id == edition_id).with_for_update())
-        still_open = session.scalar(
-            select(Delivery.id)
-            .where(Delivery.edition_id == edition_id, Delivery.status.in_(OPEN_DELIVERY))
-            .limit(1)
-        )
-        if still_open is not None:
+        if summary.has_open_rows(session, edition_id):
             return False
-        if edition is not None and edition.status in HALTED_EDITION:
+        if edition is None:
+            return True
+        if edition.status in HALTED_EDITION:
+            if edition.status == EditionStatus.CANCELLED and edition.summary is None:
+                summary.close(session, edition)
             return edition.status == EditionStatus.CANCELLED
-        if edition is not None and edition.status != EditionStatus.DONE:
+        if edition.status != EditionStatus.DONE:
             edition.status = EditionStatus.DONE
             edition.completed_at = now
+            summary.close(session, edition)
+        elif edition.summary is None:
+            summary.close(session, edition)
     return True

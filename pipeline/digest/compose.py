@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.delivery.ledger import ClaimedDelivery
@@ -26,13 +28,24 @@ from pipeline.mail.message import MessageTemplate, Sender, new_message_id
 from pipeline.ranking.ranked import RankedPaper
 from pipeline.readers.addresses import smtp_address
 from pipeline.readers.links import LinkMaker
+from pipeline.readers.view_links import ViewLinks
 from pipeline.render.edition import CompiledEdition, compile_edition
 from pipeline.render.model import DigestPaper, EditionContent, Site
 from pipeline.render.placeholders import DigestLinks
-from pipeline.store.models import Edition
+from pipeline.store.models import Edition, Segment
 from pipeline.store.status import Cadence
 
 SEGMENT_CACHE = 64
+SHOWCASE = 30  # papers a view without readers shows (the archive, a whole-edition preview)
+
+
+@dataclass(frozen=True)
+class SegmentExtras:
+    """What a segment adds to its papers: each card's reasons and which cards are by
+    followed authors."""
+
+    reasons: tuple[tuple[str, ...], ...] = ()
+    followed: tuple[bool, ...] = ()
 
 
 def digest_paper(paper: RankedPaper) -> DigestPaper:
@@ -50,10 +63,28 @@ def digest_paper(paper: RankedPaper) -> DigestPaper:
     )
 
 
+def shown_paper_ids(session: Session, edition: Edition) -> list[int]:
+    """The papers an edition's messages can show: every paper of its segments, and its top
+    SHOWCASE, in edition order. Every paper of the window is a candidate, but only these
+    are compiled."""
+    chosen: set[int] = set(edition.paper_ids[:SHOWCASE])
+    for (paper_ids,) in session.execute(
+        select(Segment.paper_ids).where(Segment.edition_id == edition.id)
+    ):
+        chosen.update(paper_ids)
+    return [pid for pid in edition.paper_ids if pid in chosen]
+
+
 def edition_content(
-    session: Session, edition: Edition, site: Site, gravity: float = 1.5
+    session: Session,
+    edition: Edition,
+    site: Site,
+    gravity: float = 1.5,
+    paper_ids: Sequence[int] | None = None,
 ) -> EditionContent:
-    papers = edition_papers(session, edition, gravity)
+    """The edition's content with `paper_ids` (default: its top SHOWCASE papers)."""
+    wanted = list(paper_ids) if paper_ids is not None else edition.paper_ids[:SHOWCASE]
+    papers = edition_papers(session, edition, gravity, only=wanted)
     return EditionContent(
         edition_id=edition.id,
         cadence="weekly" if edition.cadence == Cadence.WEEKLY else "daily",
@@ -68,16 +99,49 @@ def edition_content(
 def edition_loader(
     factory: sessionmaker[Session], site: Site, gravity: float
 ) -> Callable[[int], EditionContent]:
-    """Reads an edition's content from the store, for a composer."""
+    """Reads an edition's content from the store, for a composer: every paper its segments
+    show (and the showcase), as of now."""
 
     def load(edition_id: int) -> EditionContent:
         with factory() as session:
             edition = session.get(Edition, edition_id)
             if edition is None:
                 raise LookupError(f"edition {edition_id} does not exist")
-            return edition_content(session, edition, site, gravity)
+            return edition_content(
+                session, edition, site, gravity, shown_paper_ids(session, edition)
+            )
 
     return load
+
+
+def segment_loader(factory: sessionmaker[Session]) -> Callable[[int], SegmentExtras]:
+    """Reads a segment's reasons and followed cards, for a composer."""
+
+    def load(segment_id: int) -> SegmentExtras:
+        with factory() as session:
+            row = session.execute(
+                select(Segment.paper_ids, Segment.reasons, Segment.followed).where(
+                    Segment.id == segment_id
+                )
+            ).first()
+        if row is None:
+            raise LookupError(f"segment {segment_id} does not exist")
+        return extras_of(*row)
+
+    return load
+
+
+def extras_of(
+    paper_ids: Sequence[int],
+    reasons: Sequence[Sequence[str]] | None,
+    followed: Sequence[int] | None,
+) -> SegmentExtras:
+    """A segment row's reasons and followed positions as the composer takes them."""
+    marked = set(followed or ())
+    return SegmentExtras(
+        reasons=tuple(tuple(r) for r in reasons or ()),
+        followed=tuple(i in marked for i in range(len(paper_ids))) if marked else (),
+    )
 
 
 class DigestComposer:
@@ -93,39 +157,63 @@ class DigestComposer:
         sender: Sender,
         links: LinkMaker,
         dkim: DkimSigner | None = None,
+        segments: Callable[[int], SegmentExtras] | None = None,
+        views: ViewLinks | None = None,
     ) -> None:
         self._load = editions
+        self.views = views
+        self._load_segment = segments
+        self._extras: OrderedDict[int, SegmentExtras] = OrderedDict()
         self.sender = sender
         self.links = links
         self.envelope_from = sender.address
         self.dkim = dkim
         self._edition_id: int | None = None
         self._compiled: CompiledEdition | None = None
-        self._segments: OrderedDict[tuple[str, ...], MessageTemplate] = OrderedDict()
+        self._segments: OrderedDict[
+            tuple[tuple[str, ...], SegmentExtras, bool], MessageTemplate
+        ] = OrderedDict()
         self.compiles = 0  # how many times MJML + premailer ran (tests and benchmarks read it)
 
-    def reading(self, editions: Callable[[int], EditionContent]) -> DigestComposer:
+    def reading(
+        self,
+        editions: Callable[[int], EditionContent],
+        segments: Callable[[int], SegmentExtras] | None = None,
+    ) -> DigestComposer:
         """The same composer reading editions elsewhere (a preview's uncommitted plan)."""
-        return DigestComposer(editions, self.sender, self.links, self.dkim)
+        return DigestComposer(editions, self.sender, self.links, self.dkim, segments, self.views)
 
-    def compiled(self, edition_id: int) -> CompiledEdition:
-        """The edition compiled once; one edition at a time keeps memory flat."""
-        if self._compiled is None or self._edition_id != edition_id:
+    def compiled(self, edition_id: int, needs: Sequence[str] = ()) -> CompiledEdition:
+        """The edition compiled once (one edition at a time keeps memory flat), and again
+        when a segment planned since shows a paper the compiled edition lacks."""
+        stale = self._compiled is not None and any(
+            key not in self._compiled.index_of for key in needs
+        )
+        if self._compiled is None or self._edition_id != edition_id or stale:
             self._compiled = compile_edition(self._load(edition_id))
             self._edition_id = edition_id
             self._segments.clear()
             self.compiles += 1
         return self._compiled
 
-    def template(self, edition_id: int, paper_keys: Sequence[str]) -> MessageTemplate:
-        """The MIME message of the readers who get these papers, in this order."""
-        compiled = self.compiled(edition_id)
-        key = tuple(paper_keys)
+    def template(
+        self,
+        edition_id: int,
+        paper_keys: Sequence[str],
+        extras: SegmentExtras | None = None,
+        *,
+        feedback: bool = False,
+    ) -> MessageTemplate:
+        """The MIME message of the readers who get these papers, in this order, with these
+        reasons (and feedback links when `feedback`)."""
+        compiled = self.compiled(edition_id, paper_keys)
+        extras = extras or SegmentExtras()
+        key = (tuple(paper_keys), extras, feedback)
         template = self._segments.get(key)
         if template is not None:
             self._segments.move_to_end(key)
             return template
-        body = compiled.assemble(key)
+        body = compiled.assemble(key[0], extras.reasons, extras.followed, feedback=feedback)
         template = MessageTemplate.build(
             html=body.html,
             text=body.text,
@@ -141,12 +229,42 @@ class DigestComposer:
             self._segments.popitem(last=False)
         return template
 
-    def reader_links(self, link_id: str, token_version: int, edition_id: int) -> DigestLinks:
+    def reader_links(
+        self,
+        link_id: str,
+        token_version: int,
+        edition_id: int,
+        paper_ids: Sequence[int] = (),
+    ) -> DigestLinks:
+        """A reader's links: "view in your browser" opens their own digest (the archive's
+        edition page without view links); with `paper_ids`, a feedback link per card too."""
+        view = (
+            self.views.url(link_id, token_version, edition_id)
+            if self.views is not None
+            else self.links.archive(edition_id)
+        )
         return DigestLinks(
             unsubscribe_url=self.links.unsubscribe(link_id, token_version),
             preferences_url=self.links.preferences(link_id, token_version),
-            view_in_browser_url=self.links.archive(edition_id),
+            view_in_browser_url=view,
+            feedback_urls=tuple(
+                self.links.feedback(link_id, token_version, pid) for pid in paper_ids
+            ),
         )
+
+    def extras(self, segment_id: int) -> SegmentExtras:
+        """A segment's reasons and followed cards, read once while it is being sent."""
+        if self._load_segment is None:
+            return SegmentExtras()
+        found = self._extras.get(segment_id)
+        if found is None:
+            found = self._load_segment(segment_id)
+            self._extras[segment_id] = found
+            if len(self._extras) > SEGMENT_CACHE:
+                self._extras.popitem(last=False)
+        else:
+            self._extras.move_to_end(segment_id)
+        return found
 
     def message_for(
         self,
@@ -156,9 +274,11 @@ class DigestComposer:
         links: DigestLinks,
         message_id: str,
         date: datetime | None = None,
+        extras: SegmentExtras | None = None,
     ) -> bytes:
-        """One reader's complete digest message (signed when DKIM is set up)."""
-        template = self.template(edition_id, paper_keys)
+        """One reader's complete digest message (signed when DKIM is set up); with feedback
+        links when the reader's links carry them."""
+        template = self.template(edition_id, paper_keys, extras, feedback=bool(links.feedback_urls))
         message = template.render_for(
             smtp_address(to_addr),
             links.values(),
@@ -173,11 +293,15 @@ class DigestComposer:
 
     def compose(self, delivery: ClaimedDelivery) -> Composed:
         message_id = new_message_id(self.sender.domain)
+        links = self.reader_links(
+            delivery.link_id, delivery.token_version, delivery.edition_id, delivery.paper_ids
+        )
         message = self.message_for(
             delivery.edition_id,
             [str(pid) for pid in delivery.paper_ids],
             delivery.email,
-            self.reader_links(delivery.link_id, delivery.token_version, delivery.edition_id),
+            links,
             message_id,
+            extras=self.extras(delivery.segment_id),
         )
         return Composed(message=message, message_id=message_id)

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from pipeline.delivery.sending import finish_if_done
 from pipeline.digest.planning import PlanReport, plan_edition, slot_for
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Subscriber
@@ -102,6 +103,7 @@ def plan_due(
     groups = due_groups((ReaderClock(*row) for row in rows), now, catch_up_hours)
     reports = []
     for (cadence, slot), reader_ids in sorted(groups.items()):
+        added = 0
         for start in range(0, len(reader_ids), PLAN_CHUNK):
             with write_transaction(factory) as session:
                 report = plan_edition(
@@ -113,6 +115,11 @@ def plan_due(
                     gravity=gravity,
                     subscriber_ids=reader_ids[start : start + PLAN_CHUNK],
                 )
+            added += report.deliveries
             if report.deliveries:
                 reports.append(report)
+        if not added:
+            # nobody due got anything: the edition is not left "in flight" (readers whose
+            # hour comes later put it back to planned, as for any done edition)
+            finish_if_done(factory, report.edition_id, now)
     return reports

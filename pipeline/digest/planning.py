@@ -10,17 +10,30 @@ again adds only readers not yet in the edition, so planning twice creates nothin
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Table, and_, exists, select
+from sqlalchemy import Table, exists, select
 from sqlalchemy.orm import Session
 
-from pipeline.digest.selection import EditionIndex, ReaderFilter
+from pipeline.digest.selection import EditionIndex, Pick, Reader
 from pipeline.ranking.ranked import RankedPaper, ranked_papers
-from pipeline.store.models import Delivery, Edition, Segment, Subscriber, Suppression
-from pipeline.store.sql import insert_for
+from pipeline.readers.feedback import ratings_by_reader
+from pipeline.readers.interests import Interests, interests_of
+from pipeline.relevance.model import ReaderModel
+from pipeline.relevance.training import Trainer, Vectorizers, load_models, stale_readers
+from pipeline.store.models import (
+    Delivery,
+    Edition,
+    Paper,
+    ReaderInterests,
+    Segment,
+    Subscriber,
+    Suppression,
+)
+from pipeline.store.sql import insert_for, insert_rows
 from pipeline.store.status import Cadence, DeliveryStatus, EditionStatus, SubscriberStatus
 from pipeline.timeutil import utcnow
 
@@ -111,9 +124,13 @@ def _lock_or_create_edition(
     return edition, created
 
 
-def edition_papers(session: Session, edition: Edition, gravity: float = 1.5) -> list[RankedPaper]:
-    """The edition's papers in its stored rank order (scores as of now, order as planned)."""
-    by_id = {p.id: p for p in ranked_papers(session, ids=edition.paper_ids, gravity=gravity)}
+def edition_papers(
+    session: Session, edition: Edition, gravity: float = 1.5, only: Sequence[int] | None = None
+) -> list[RankedPaper]:
+    """The edition's papers (or those of them in `only`) in its stored rank order (scores as
+    of now, order as planned)."""
+    wanted = edition.paper_ids if only is None else list(only)
+    by_id = {p.id: p for p in ranked_papers(session, ids=wanted, gravity=gravity)}
     return [by_id[pid] for pid in edition.paper_ids if pid in by_id]
 
 
@@ -143,33 +160,54 @@ def papers_of_edition(
     return edition_papers(session, edition, gravity) if edition is not None else None
 
 
+CHUNK = 5000  # readers planned per step: memory stays flat however many there are
+ONLINE_TRAINING = 2000  # out-of-date models trained during one planning call, at most
+
+
 @dataclass(frozen=True, slots=True)
-class _Reader:
+class _Eligible:
     id: int
     categories: list[str]
     keywords: list[str]
     papers_per_digest: int
 
 
-def _eligible_readers(
-    session: Session, edition: Edition, subscriber_ids: Sequence[int] | None
-) -> list[_Reader]:
-    """Only the columns selection needs: ORM objects for 100,000 readers would cost memory
-    that grows with the list (bench/digest.py measures peak RSS)."""
-    query = select(
-        Subscriber.id, Subscriber.categories, Subscriber.keywords, Subscriber.papers_per_digest
-    ).where(
-        Subscriber.status == SubscriberStatus.ACTIVE,
-        Subscriber.paused.is_(False),
-        Subscriber.cadence == edition.cadence,
-        ~exists().where(Suppression.email_key == Subscriber.email_key),
-        ~exists().where(
-            and_(Delivery.edition_id == edition.id, Delivery.subscriber_id == Subscriber.id)
-        ),
+def _eligible_chunk(
+    session: Session,
+    edition: Edition,
+    after: int,
+    subscriber_ids: Sequence[int] | None,
+) -> list[_Eligible]:
+    """The next CHUNK eligible readers by id (keyset paging), only the columns selection
+    needs. Readers already in the edition are left out by the caller, through the unique
+    index: an anti-join here would depend on statistics of a table being filled."""
+    query = (
+        select(
+            Subscriber.id, Subscriber.categories, Subscriber.keywords, Subscriber.papers_per_digest
+        )
+        .where(
+            Subscriber.id > after,
+            Subscriber.status == SubscriberStatus.ACTIVE,
+            Subscriber.paused.is_(False),
+            Subscriber.cadence == edition.cadence,
+            ~exists().where(Suppression.email_key == Subscriber.email_key),
+        )
+        .order_by(Subscriber.id)
+        .limit(CHUNK)
     )
     if subscriber_ids is not None:
         query = query.where(Subscriber.id.in_(list(subscriber_ids)))
-    return [_Reader(*row) for row in session.execute(query.order_by(Subscriber.id))]
+    return [_Eligible(*row) for row in session.execute(query)]
+
+
+def _already_in(session: Session, edition_id: int, reader_ids: Sequence[int]) -> set[int]:
+    return set(
+        session.scalars(
+            select(Delivery.subscriber_id).where(
+                Delivery.edition_id == edition_id, Delivery.subscriber_id.in_(list(reader_ids))
+            )
+        )
+    )
 
 
 def _already_sent(
@@ -196,8 +234,86 @@ def _already_sent(
     return result
 
 
-def selection_hash(paper_ids: Sequence[int]) -> str:
-    return hashlib.sha256(",".join(map(str, paper_ids)).encode()).hexdigest()
+def _interests(session: Session, reader_ids: Sequence[int]) -> dict[int, Interests]:
+    rows = session.scalars(
+        select(ReaderInterests).where(ReaderInterests.subscriber_id.in_(list(reader_ids)))
+    )
+    return {row.subscriber_id: interests_of(row) for row in rows}
+
+
+def paper_titles(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """Titles by paper id (the "similar to ..." reasons quote them)."""
+    wanted = list(dict.fromkeys(ids))
+    titles: dict[int, str] = {}
+    for start in range(0, len(wanted), 5000):
+        titles.update(
+            session.execute(
+                select(Paper.id, Paper.title).where(Paper.id.in_(wanted[start : start + 5000]))
+            )
+            .tuples()
+            .all()
+        )
+    return titles
+
+
+@dataclass
+class _Models:
+    """Reader models for a planning run: stored ones, and out-of-date ones trained on the
+    spot (at most ONLINE_TRAINING per run; the nightly task trains the rest)."""
+
+    session: Session
+    vectorizers: Vectorizers
+    now: datetime
+    trained: int = 0
+    _trainer: Trainer | None = None
+
+    def for_readers(self, reader_ids: Sequence[int]) -> dict[int, ReaderModel]:
+        models = load_models(self.session, reader_ids)
+        stale = stale_readers(self.session, reader_ids, limit=ONLINE_TRAINING - self.trained)
+        if stale and self.trained < ONLINE_TRAINING:
+            trainer = self._trainer_for_now()
+            if trainer is not None:
+                for reader, model in trainer.train_readers(stale).items():
+                    if model is None:
+                        models.pop(reader, None)
+                    else:
+                        models[reader] = model
+                self.trained += len(stale)
+        return models
+
+    def _trainer_for_now(self) -> Trainer | None:
+        if self._trainer is None:
+            try:
+                vectorizer = self.vectorizers.current_or_fit(self.now)
+            except ValueError:  # no papers to fit a vocabulary on
+                return None
+            self._trainer = Trainer(self.session, vectorizer, self.now)
+        return self._trainer
+
+
+def selection_hash(paper_ids: Sequence[int], reasons: Sequence[Sequence[str]] = ()) -> str:
+    text = ",".join(map(str, paper_ids))
+    if reasons:
+        text += "\0" + json.dumps([list(r) for r in reasons], ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """One reader's papers with their reasons, as a segment stores them."""
+
+    paper_ids: tuple[int, ...]
+    reasons: tuple[tuple[str, ...], ...]
+    followed: tuple[bool, ...]
+    key: str  # selection_hash of papers and reasons: the segment it belongs to
+
+    @classmethod
+    def of(cls, picks: Sequence[Pick]) -> Selection:
+        paper_ids = tuple(p.paper_id for p in picks)
+        reasons = tuple(p.reasons for p in picks)
+        return cls(
+            paper_ids, reasons, tuple(p.followed for p in picks), selection_hash(paper_ids, reasons)
+        )
 
 
 def plan_edition(
@@ -206,79 +322,139 @@ def plan_edition(
     cadence: str = Cadence.DAILY,
     day: date | None = None,
     now: datetime | None = None,
-    pool_size: int = 100,
+    pool_size: int = 20_000,
     gravity: float = 1.5,
     subscriber_ids: Sequence[int] | None = None,
 ) -> PlanReport:
-    """Create (or extend) the edition of `cadence` for `day`. The caller commits."""
+    """Create (or extend) the edition of `cadence` for `day`. The caller commits.
+
+    Every paper listed in the edition's window is a candidate (up to `pool_size`, a safety
+    cap); readers are read, selected and written CHUNK at a time."""
     if cadence not in FIRST_WINDOW:
         raise ValueError(f"cadence must be daily or weekly, not {cadence!r}")
     cadence = Cadence(cadence)
     now = now or utcnow()
     slot = slot_for(cadence, day or now.date())
     edition, created = _lock_or_create_edition(session, cadence, slot, now, pool_size, gravity)
-    readers = _eligible_readers(session, edition, subscriber_ids)
-    index = EditionIndex(edition_papers(session, edition, gravity))
-    sent_before = _already_sent(session, edition, (r.id for r in readers))
+    vectorizers = Vectorizers(session)
+    index = EditionIndex(
+        edition_papers(session, edition, gravity),
+        vectorizers,
+        lambda ids: paper_titles(session, ids),
+    )
+    models = _Models(session, vectorizers, now)
+    report = PlanReport(
+        edition_id=edition.id,
+        cadence=cadence,
+        slot_date=slot,
+        created=created,
+        papers=len(edition.paper_ids),
+        readers=0,
+        deliveries=0,
+        segments=0,
+        no_match=0,
+    )
+    segment_keys: set[int] = set()  # 8 bytes of each key: a million readers cost megabytes
+    after = 0
+    while True:
+        chunk = _eligible_chunk(session, edition, after, subscriber_ids)
+        if not chunk:
+            break
+        after = chunk[-1].id
+        planned = _already_in(session, edition.id, [r.id for r in chunk])
+        fresh = [r for r in chunk if r.id not in planned]
+        if not fresh:
+            continue
+        selections = _select_chunk(session, edition, index, models, fresh)
+        report.readers += len(fresh)
+        report.no_match += len(fresh) - len(selections)
+        segment_keys.update(int(s.key[:16], 16) for s in selections.values())
+        report.deliveries += _write_chunk(session, edition.id, selections, now)
+    report.segments = len(segment_keys)
+    if report.deliveries and edition.status == EditionStatus.DONE:
+        # Readers whose send hour came later join a slot already sent to others: the
+        # edition is in flight again (`paperround status` lists it until they are served).
+        edition.status = EditionStatus.PLANNED
+        edition.completed_at = None
+    return report
 
-    selections: dict[int, list[int]] = {}
-    for reader in readers:
-        wanted = ReaderFilter(
-            tuple(reader.categories), tuple(reader.keywords), reader.papers_per_digest
+
+def _select_chunk(
+    session: Session,
+    edition: Edition,
+    index: EditionIndex,
+    models: _Models,
+    readers: Sequence[_Eligible],
+) -> dict[int, Selection]:
+    picks = _pick_chunk(session, edition, index, models, readers)
+    return {reader: Selection.of(chosen) for reader, chosen in picks.items() if chosen}
+
+
+def _pick_chunk(
+    session: Session,
+    edition: Edition,
+    index: EditionIndex,
+    models: _Models,
+    readers: Sequence[_Eligible],
+) -> dict[int, list[Pick]]:
+    """Each reader's picks: their interests, model, ratings and history read for the chunk
+    at once."""
+    ids = [r.id for r in readers]
+    sent_before = _already_sent(session, edition, ids)
+    rated = ratings_by_reader(session, ids)
+    interests = _interests(session, ids)
+    personal = models.for_readers([i for i in ids if i in interests])
+    profiles = [
+        Reader(
+            id=r.id,
+            categories=tuple(r.categories or ()),
+            keywords=tuple(r.keywords or ()),
+            limit=r.papers_per_digest,
+            interests=interests.get(r.id, Interests()),
+            model=personal.get(r.id),
+            exclude=frozenset(sent_before.get(r.id, set()) | set(rated.get(r.id, {}))),
         )
-        chosen = index.select(wanted, sent_before.get(reader.id, set()))
-        if chosen:
-            selections[reader.id] = chosen
-    segment_ids = _segments(session, edition.id, selections.values())
+        for r in readers
+    ]
+    return index.select_all(profiles)
+
+
+def _write_chunk(
+    session: Session, edition_id: int, selections: Mapping[int, Selection], now: datetime
+) -> int:
+    """Segments and one deliveries row per reader; returns the rows created (counted by
+    the database, no RETURNING)."""
+    segment_ids = _segments(session, edition_id, selections.values())
     rows = [
         {
-            "edition_id": edition.id,
+            "edition_id": edition_id,
             "subscriber_id": reader_id,
-            "segment_id": segment_ids[selection_hash(chosen)],
+            "segment_id": segment_ids[chosen.key],
             "status": DeliveryStatus.PENDING,
             "attempts": 0,
             "updated_at": now,
         }
         for reader_id, chosen in selections.items()
     ]
-    created_rows = 0
-    if rows:
-        stmt = insert_for(session, DELIVERIES).on_conflict_do_nothing(
-            index_elements=["edition_id", "subscriber_id"]
-        )
-        created_rows = len(session.execute(stmt.returning(DELIVERIES.c.id), rows).all())
-    if created_rows and edition.status == EditionStatus.DONE:
-        # Readers whose send hour came later join a slot already sent to others: the
-        # edition is in flight again (`paperround status` lists it until they are served).
-        edition.status = EditionStatus.PLANNED
-        edition.completed_at = None
-    return PlanReport(
-        edition_id=edition.id,
-        cadence=cadence,
-        slot_date=slot,
-        created=created,
-        papers=len(edition.paper_ids),
-        readers=len(readers),
-        deliveries=created_rows,
-        segments=len({selection_hash(c) for c in selections.values()}),
-        no_match=len(readers) - len(selections),
-    )
+    return insert_rows(session, DELIVERIES, rows, conflict=["edition_id", "subscriber_id"]).count
 
 
-def _segments(session: Session, edition_id: int, selections: Iterable[list[int]]) -> dict[str, int]:
-    """Segment id per selection hash, creating the missing segments."""
-    wanted = {selection_hash(chosen): chosen for chosen in selections}
+def _segments(session: Session, edition_id: int, selections: Iterable[Selection]) -> dict[str, int]:
+    """Segment id per selection key, creating the missing segments."""
+    wanted = {chosen.key: chosen for chosen in selections}
     if not wanted:
         return {}
     rows = [
-        {"edition_id": edition_id, "selection_hash": h, "paper_ids": ids}
-        for h, ids in wanted.items()
+        {
+            "edition_id": edition_id,
+            "selection_hash": key,
+            "paper_ids": list(chosen.paper_ids),
+            "reasons": [list(r) for r in chosen.reasons],
+            "followed": [i for i, f in enumerate(chosen.followed) if f],
+        }
+        for key, chosen in wanted.items()
     ]
-    stmt = insert_for(session, SEGMENTS).on_conflict_do_nothing(
-        index_elements=["edition_id", "selection_hash"]
-    )
-    for start in range(0, len(rows), 2000):
-        session.execute(stmt, rows[start : start + 2000])
+    insert_rows(session, SEGMENTS, rows, conflict=["edition_id", "selection_hash"])
     found: dict[str, int] = {}
     hashes = list(wanted)
     for start in range(0, len(hashes), 5000):
@@ -293,3 +469,50 @@ def _segments(session: Session, edition_id: int, selections: Iterable[list[int]]
             .all()
         )
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainedPick:
+    """One paper of a reader's selection with its score and reasons (`digest preview --for
+    EMAIL --json`)."""
+
+    paper: RankedPaper
+    score: float
+    relevance: float
+    reasons: tuple[str, ...]
+    followed: bool
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            **self.paper.as_json(),
+            "score": round(self.score, 6),
+            "trending_score": round(self.paper.score, 6),
+            "relevance": round(self.relevance, 6),
+            "reasons": list(self.reasons),
+            "followed_author": self.followed,
+        }
+
+
+def explain_selection(
+    session: Session, edition: Edition, subscriber_id: int, gravity: float = 1.5
+) -> list[ExplainedPick]:
+    """What selection picks for one reader in this edition, in order, and why: the same rules
+    planning applies (their model trained first if out of date). Writes nothing the caller
+    keeps unless it commits."""
+    row = session.execute(
+        select(
+            Subscriber.id, Subscriber.categories, Subscriber.keywords, Subscriber.papers_per_digest
+        ).where(Subscriber.id == subscriber_id)
+    ).first()
+    if row is None:
+        return []
+    papers = edition_papers(session, edition, gravity)
+    vectorizers = Vectorizers(session)
+    index = EditionIndex(papers, vectorizers, lambda ids: paper_titles(session, ids))
+    models = _Models(session, vectorizers, utcnow())
+    chosen = _pick_chunk(session, edition, index, models, [_Eligible(*row)])
+    by_id = {p.id: p for p in papers}
+    return [
+        ExplainedPick(by_id[p.paper_id], p.score, p.relevance, p.reasons, p.followed)
+        for p in chosen.get(subscriber_id, [])
+    ]

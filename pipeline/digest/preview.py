@@ -16,8 +16,15 @@ from email.message import EmailMessage
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline.digest.compose import DigestComposer, edition_content
-from pipeline.digest.planning import plan_edition, slot_for
+from pipeline.digest.compose import (
+    SHOWCASE,
+    DigestComposer,
+    SegmentExtras,
+    edition_content,
+    extras_of,
+    shown_paper_ids,
+)
+from pipeline.digest.planning import ExplainedPick, explain_selection, plan_edition, slot_for
 from pipeline.mail.message import new_message_id
 from pipeline.readers.lifecycle import find
 from pipeline.render.edition import EmptyEdition
@@ -76,10 +83,14 @@ def preview_digest(
         if edition is None:
             plan_edition(session, cadence=cadence, day=day, pool_size=pool_size, gravity=gravity)
             edition = session.scalars(query).one()
-        content = edition_content(session, edition, site, gravity)
+        content = edition_content(
+            session, edition, site, gravity, shown_paper_ids(session, edition)
+        )
         if not content.papers:
             raise PreviewError("no papers in this edition's window; run `paperround ingest` first")
-        keys = [p.key for p in content.papers]
+        shown = {p.key for p in content.papers}
+        keys = [str(pid) for pid in edition.paper_ids[:SHOWCASE] if str(pid) in shown]
+        extras = SegmentExtras()
         recipient = composer.sender.address
         home = composer.links.home()
         links = DigestLinks(home, home, composer.links.archive(edition.id))
@@ -98,8 +109,11 @@ def preview_digest(
                     f"or not an active {cadence} reader)"
                 )
             keys = [str(pid) for pid in segment.paper_ids]
+            extras = extras_of(segment.paper_ids, segment.reasons, segment.followed)
             recipient = reader.email
-            links = composer.reader_links(reader.link_id, reader.token_version, edition.id)
+            links = composer.reader_links(
+                reader.link_id, reader.token_version, edition.id, segment.paper_ids
+            )
         message = composer.reading(lambda _edition_id: content).message_for(
             edition.id,
             keys,
@@ -107,6 +121,7 @@ def preview_digest(
             links,
             message_id or new_message_id(composer.sender.domain),
             when,
+            extras,
         )
         html, text, subject = message_parts(message)
         return Preview(message, html, text, subject, edition.id, planned, recipient)
@@ -127,3 +142,39 @@ def edition_page(composer: DigestComposer, edition_id: int, help_url: str) -> st
         edition_id, keys, composer.sender.address, links, new_message_id(composer.sender.domain)
     )
     return message_parts(message)[0]
+
+
+def explain_reader(
+    session: Session,
+    *,
+    cadence: Cadence,
+    day: date,
+    pool_size: int,
+    gravity: float,
+    email: str,
+) -> list[ExplainedPick]:
+    """The papers `email` gets in the slot's edition, in order, each with its score and
+    reasons (planned in this session and rolled back if the edition does not exist yet).
+    Always leaves the session rolled back."""
+    try:
+        slot = slot_for(cadence, day)
+        query = select(Edition).where(Edition.cadence == cadence, Edition.slot_date == slot)
+        if session.scalar(query) is None:
+            plan_edition(session, cadence=cadence, day=day, pool_size=pool_size, gravity=gravity)
+        edition = session.scalars(query).one()
+        reader = find(session, email)
+        if reader is None:
+            raise PreviewError(f"no reader {email}; see `paperround subscribers list`")
+        planned = session.scalar(
+            select(Delivery.id).where(
+                Delivery.edition_id == edition.id, Delivery.subscriber_id == reader.id
+            )
+        )
+        if planned is None:
+            raise PreviewError(
+                f"{email} gets nothing in this edition (no matching papers, "
+                f"or not an active {cadence} reader)"
+            )
+        return explain_selection(session, edition, reader.id, gravity)
+    finally:
+        session.rollback()

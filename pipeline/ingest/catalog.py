@@ -122,3 +122,35 @@ def seed_defaults(session: Session, specs: tuple[str, ...]) -> list[Source]:
     if session.scalar(select(Source.id).limit(1)) is not None:
         return []
     return [add_source(session, parse_spec(text)) for text in specs]
+
+
+MAX_INTERVAL_MINUTES = 7 * 24 * 60
+
+
+def change_source(
+    session: Session,
+    name: str,
+    *,
+    enabled: bool | None = None,
+    interval_minutes: int | None = None,
+    kind: str | None = None,
+) -> Source:
+    """Switch a source on or off, or change how often it is fetched; the caller commits.
+
+    Enabling a source that was backing off after failures lets it be fetched at once."""
+    source = session.scalar(select(Source).where(Source.name == name))
+    if source is None:
+        raise CatalogError(f"no source named {name!r}; see `paperround sources list`")
+    if interval_minutes is not None:
+        if not 1 <= interval_minutes <= MAX_INTERVAL_MINUTES:
+            raise CatalogError(
+                f"interval must be 1 to {MAX_INTERVAL_MINUTES} minutes, not {interval_minutes}"
+            )
+        source.interval_minutes = interval_minutes
+    if enabled is not None:
+        if enabled and not source.enabled:
+            source.next_fetch_at = None
+        source.enabled = enabled
+    if kind is not None and source.kind == AUTO:
+        source.kind = kind
+    return source

@@ -175,7 +175,9 @@ def _store_chunk(
         rows = [
             {**items[key].row, "first_seen_at": now, "updated_at": now} for key in sorted(missing)
         ]
-        inserted = insert_rows(session, PAPERS, rows, conflict=["key"], returning=["id", "key"])
+        inserted = insert_rows(
+            session, PAPERS, rows, conflict=["key"], returning=["id", "key"]
+        ).rows
         for paper_id, key in inserted:
             ids[key] = paper_id
         counts.new += len(inserted)

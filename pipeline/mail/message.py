@@ -180,7 +180,9 @@ class MessageTemplate:
         for token, value in personal.items():
             check_line(f"personal value for {token}", value, max_length=2000)
             text_values[token] = encode_value(value)
-            html_values[token] = encode_value(html_lib.escape(value, quote=True))
+            escaped = html_lib.escape(value, quote=True)
+            # a URL needs no escaping: its encoded bytes serve both parts
+            html_values[token] = text_values[token] if escaped == value else encode_value(escaped)
         b = self._boundary
         parts = [
             self._head,

@@ -69,8 +69,18 @@ def to_line_start(encoded: bytes) -> bytes:
     return head + separator + last[:cut] + SOFT_BREAK + last[cut:] + SOFT_BREAK
 
 
+# Printable ASCII but "=" and space: quoted-printable leaves these as they are, so a value
+# made only of them (a URL, a token) needs soft line breaks and nothing else.
+_LITERAL = re.compile(rb"[!-<>-~]*")
+_LINE = 75  # characters before a soft break's "=": 76 in all, the most RFC 2045 allows
+
+
 def encode_value(value: str) -> bytes:
-    """A value ready to sit between two chunks of a `SplicedBody`."""
+    """A value ready to sit between two chunks of a `SplicedBody`. A digest carries a dozen
+    per reader (links), so the common case, a URL, skips the general encoder."""
+    raw = value.encode("utf-8")
+    if _LITERAL.fullmatch(raw):
+        return b"".join(raw[i : i + _LINE] + SOFT_BREAK for i in range(0, len(raw), _LINE))
     return to_line_start(qp_encode(value))
 
 

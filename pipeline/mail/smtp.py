@@ -138,11 +138,21 @@ class SmtpTransport:
                 conn.close()
 
     def send(self, envelope_from: str, to_addr: str, message: bytes) -> SendOutcome:
+        exchange = self.begin(envelope_from, to_addr, message)
+        refused = exchange.envelope_ready()
+        if refused is not None:
+            return refused
+        exchange.send_body()
+        return exchange.outcome()
+
+    def begin(self, envelope_from: str, to_addr: str, message: bytes) -> SmtpExchange:
+        """Open the SMTP transaction of `message` and write its envelope; with PIPELINING
+        the replies are read by `envelope_ready`, so the caller can work in between."""
         try:
             check_address("envelope_from", envelope_from)
             check_address("to_addr", to_addr)
         except ValueError as exc:
-            return SendOutcome(SendStatus.FAILED, None, one_line(str(exc), 300))
+            return SmtpExchange.ended(SendOutcome(SendStatus.FAILED, None, one_line(str(exc), 300)))
         self._limiter.wait()
         if self._conn is None:
             try:
@@ -150,50 +160,51 @@ class SmtpTransport:
             except (smtplib.SMTPException, OSError) as exc:
                 code = exc.smtp_code if isinstance(exc, smtplib.SMTPResponseException) else None
                 where = f"{self.config.host}:{self.config.port}"
-                return SendOutcome(
-                    SendStatus.RETRY,
-                    code,
-                    f"cannot use SMTP server {where}: " + describe(exc),
-                    systemic=True,
-                    connection=True,
+                return SmtpExchange.ended(
+                    SendOutcome(
+                        SendStatus.RETRY,
+                        code,
+                        f"cannot use SMTP server {where}: " + describe(exc),
+                        systemic=True,
+                        connection=True,
+                    )
                 )
-        return self._transaction(self._conn, envelope_from, to_addr, message)
-
-    def _transaction(
-        self, conn: smtplib.SMTP, envelope_from: str, to_addr: str, message: bytes
-    ) -> SendOutcome:
+        conn = self._conn
         # smtplib.sendmail() would hide where a failure happened. Calling MAIL, RCPT, DATA and
         # sending the body ourselves tells "lost before the body was sent" (safe to retry)
         # from "lost after it, before the reply" (may be delivered: unknown).
         payload = dot_stuff(message)
-        body_sent = False
         try:
             options = [f"SIZE={len(payload)}"] if conn.has_extn("size") else []
             if conn.has_extn("pipelining"):
-                refused = self._envelope_pipelined(conn, envelope_from, to_addr, options)
-            else:
-                refused = self._envelope_stepwise(conn, envelope_from, to_addr, options)
-            if refused is not None:
-                return refused
-            conn.send(payload)
-            body_sent = True
-            code, reply = conn.getreply()
+                self._write_envelope(conn, envelope_from, to_addr, options)
+                return SmtpExchange(self, conn, payload, pipelined=True)
+            refused = self._envelope_stepwise(conn, envelope_from, to_addr, options)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            self._drop()
-            if body_sent:
-                return SendOutcome(
-                    SendStatus.UNKNOWN,
-                    None,
-                    "connection lost after the message was "
-                    "sent, before the server confirmed it: " + describe(exc),
-                    connection=True,
-                )
+            return SmtpExchange.ended(self._lost(exc, body_sent=False))
+        if refused is not None:
+            return SmtpExchange.ended(refused)
+        return SmtpExchange(self, conn, payload, pipelined=False)
+
+    def _lost(self, exc: BaseException, *, body_sent: bool) -> SendOutcome:
+        self._drop()
+        if body_sent:
             return SendOutcome(
-                SendStatus.RETRY,
+                SendStatus.UNKNOWN,
                 None,
-                "connection lost before the message was sent: " + describe(exc),
+                "connection lost after the message was "
+                "sent, before the server confirmed it: " + describe(exc),
                 connection=True,
             )
+        return SendOutcome(
+            SendStatus.RETRY,
+            None,
+            "connection lost before the message was sent: " + describe(exc),
+            connection=True,
+        )
+
+    def _verdict(self, conn: smtplib.SMTP, code: int, reply: bytes) -> SendOutcome:
+        """The server's reply to a message body."""
         text = one_line(f"{code} {one_line(reply)}", 300)
         if 200 <= code < 300:
             return SendOutcome(SendStatus.SENT, code, text)
@@ -216,15 +227,19 @@ class SmtpTransport:
             return self._refused(conn, "DATA", code, reply)
         return None
 
-    def _envelope_pipelined(
+    def _write_envelope(
         self, conn: smtplib.SMTP, envelope_from: str, to_addr: str, options: list[str]
-    ) -> SendOutcome | None:
-        """MAIL, RCPT and DATA in one write, then their three replies (RFC 2920): one round
-        trip instead of three, which is most of the per-message latency on a fast relay."""
+    ) -> None:
+        """MAIL, RCPT and DATA in one write (RFC 2920); their three replies are read by
+        `_envelope_replies`: one round trip instead of three, which is most of the
+        per-message latency on a fast relay."""
         # Both addresses passed check_address (plain local@domain, ASCII, no CR/LF), so they
         # go in angle brackets as they are (smtplib.quoteaddr would re-parse them each time).
         mail = f"MAIL FROM:<{envelope_from}>{''.join(' ' + o for o in options)}"
         conn.send(f"{mail}\r\nRCPT TO:<{to_addr}>\r\nDATA\r\n".encode("ascii"))
+
+    def _envelope_replies(self, conn: smtplib.SMTP) -> SendOutcome | None:
+        """The replies to a pipelined envelope; None when the server is ready for the body."""
         replies = [conn.getreply() for _ in range(3)]
         (mail_code, mail_reply), (rcpt_code, rcpt_reply), (data_code, data_reply) = replies
         if data_code == 354 and (mail_code != 250 or rcpt_code not in (250, 251)):
@@ -265,3 +280,76 @@ class SmtpTransport:
             suppress=verdict.scope == Scope.ADDRESS,
             enhanced=verdict.enhanced,
         )
+
+
+class SmtpExchange:
+    """One message of an SmtpTransport in steps (the Exchange of pipeline/mail/transport.py):
+    the envelope is written, then its replies read, then the body written, then the final
+    reply read. Where a step fails decides the outcome exactly as `SmtpTransport.send` does:
+    lost before the body is "retry", lost after it "unknown"."""
+
+    def __init__(
+        self,
+        transport: SmtpTransport | None,
+        conn: smtplib.SMTP | None,
+        payload: bytes,
+        *,
+        pipelined: bool,
+        outcome: SendOutcome | None = None,
+    ) -> None:
+        self._transport = transport
+        self._conn = conn
+        self._payload = payload
+        self._replies_due = pipelined  # the envelope's replies are not read yet
+        self._outcome = outcome  # set once the exchange is over
+        self._body_sent = False
+
+    @classmethod
+    def ended(cls, outcome: SendOutcome) -> SmtpExchange:
+        """An exchange over before it began (bad address, no connection, envelope refused)."""
+        return cls(None, None, b"", pipelined=False, outcome=outcome)
+
+    def envelope_ready(self) -> SendOutcome | None:
+        if self._outcome is not None or not self._replies_due:
+            return self._outcome
+        self._replies_due = False
+        assert self._transport is not None and self._conn is not None
+        try:
+            self._outcome = self._transport._envelope_replies(self._conn)
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self._outcome = self._transport._lost(exc, body_sent=False)
+        return self._outcome
+
+    def send_body(self) -> None:
+        if self.envelope_ready() is not None:
+            return
+        assert self._transport is not None and self._conn is not None
+        try:
+            self._conn.send(self._payload)
+            self._body_sent = True
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self._outcome = self._transport._lost(exc, body_sent=False)
+
+    def outcome(self) -> SendOutcome:
+        if self._outcome is not None:
+            return self._outcome
+        if not self._body_sent:
+            raise RuntimeError("outcome() before send_body(): the message was not sent")
+        assert self._transport is not None and self._conn is not None
+        try:
+            code, reply = self._conn.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self._outcome = self._transport._lost(exc, body_sent=True)
+            return self._outcome
+        self._outcome = self._transport._verdict(self._conn, code, reply)
+        return self._outcome
+
+    def abandon(self) -> None:
+        """Do not send the body after all: drop the connection (after DATA was accepted
+        nothing but the body or a dropped connection ends the transaction; a message is
+        delivered only with the body's final dot)."""
+        if self._outcome is None and self._transport is not None:
+            self._transport._drop()
+            self._outcome = SendOutcome(
+                SendStatus.RETRY, None, "not sent: the sender gave the message up", connection=True
+            )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class SendStatus(StrEnum):
@@ -59,4 +59,33 @@ class Transport(Protocol):
 
     def close(self) -> None:
         """Release the connection; a later send may open a new one."""
+        ...
+
+
+class Exchange(Protocol):
+    """One message on its way, in the steps a sender may do other work between: the
+    envelope was written when the exchange began; `envelope_ready` reads its replies,
+    `send_body` writes the message, `outcome` reads the server's verdict. `abandon` drops
+    the connection instead of sending the body (nothing is delivered without it)."""
+
+    def envelope_ready(self) -> SendOutcome | None:
+        """None when the server waits for the body; else the outcome (nothing was sent)."""
+        ...
+
+    def send_body(self) -> None: ...
+
+    def outcome(self) -> SendOutcome: ...
+
+    def abandon(self) -> None: ...
+
+
+@runtime_checkable
+class StagedTransport(Transport, Protocol):
+    """A transport whose sends can be split into steps (SMTP with PIPELINING can): the send
+    loop composes the next message while the server answers this one, and writes the next
+    envelope while the ledger commits (pipeline/delivery/sending.py)."""
+
+    def begin(self, envelope_from: str, to_addr: str, message: bytes) -> Exchange:
+        """Write the envelope for `message` (not the message); never raises for network or
+        server trouble, which the exchange's outcome reports instead."""
         ...

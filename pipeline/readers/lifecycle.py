@@ -8,7 +8,9 @@ reader, but a reader who left, bounced or complained becomes active again only b
 themselves (a new confirmation mail), and never while their address is suppressed.
 
 Subscribing never reveals whether an address is known: the caller gets the same outcome shape
-and decides what to show; only whether a confirmation mail should go out differs.
+and decides what to show; only whether a mail should go out differs. An active reader asking
+again through their own door (web, API) gets a "your links" mail (preferences, unsubscribe)
+at most once an hour, since they cannot otherwise reach their preferences without a digest.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pipeline.readers.addresses import AddressError, normalize_address
+from pipeline.readers.addresses import Address, AddressError, normalize_address
 from pipeline.readers.preferences import Preferences, validate
 from pipeline.readers.suppressions import find_suppression, is_suppressed, lift, suppress
 from pipeline.store.models import Subscriber
@@ -35,6 +37,7 @@ from pipeline.store.status import (
 from pipeline.timeutil import utcnow
 
 CONFIRMATION_INTERVAL = timedelta(minutes=10)
+LINKS_INTERVAL = timedelta(hours=1)  # "your links" mails to an active reader
 SELF_SERVICE = (ConsentChannel.WEB, ConsentChannel.API)  # the reader's own doors
 
 
@@ -64,19 +67,42 @@ class SubscribeState(StrEnum):
 @dataclass
 class SubscribeOutcome:
     subscriber: Subscriber | None
-    send_confirmation: bool  # True: mail a confirmation link now (rate limit already applied)
+    # True: mail the reader now (the rate limit is already applied): a pending reader their
+    # confirm link, an active one their links (pipeline/readers/confirmation.py picks which)
+    send_confirmation: bool
     state: SubscribeState
+
+    @property
+    def sends_links(self) -> bool:
+        """Whether the mail due is the active reader's "your links" mail."""
+        return self.send_confirmation and self.state == SubscribeState.ALREADY_ACTIVE
+
+
+def _prefs_values(prefs: Preferences) -> dict[str, object]:
+    return {
+        "categories": list(prefs.categories),
+        "keywords": list(prefs.keywords),
+        "cadence": Cadence(prefs.cadence),
+        "papers_per_digest": prefs.papers_per_digest,
+        "send_hour": prefs.send_hour,
+        "timezone": prefs.timezone,
+        "weekly_day": prefs.weekly_day,
+        "paused": prefs.paused,
+    }
+
+
+def _consent_values(consent: Consent, now: datetime) -> dict[str, object]:
+    return {
+        "consent_at": now,
+        "consent_channel": consent.channel,
+        "consent_ip": (consent.ip or "")[:64] or None,
+        "consent_user_agent": (consent.user_agent or "")[:500] or None,
+    }
 
 
 def _prefs_to_row(subscriber: Subscriber, prefs: Preferences) -> None:
-    subscriber.categories = list(prefs.categories)
-    subscriber.keywords = list(prefs.keywords)
-    subscriber.cadence = Cadence(prefs.cadence)
-    subscriber.papers_per_digest = prefs.papers_per_digest
-    subscriber.send_hour = prefs.send_hour
-    subscriber.timezone = prefs.timezone
-    subscriber.weekly_day = prefs.weekly_day
-    subscriber.paused = prefs.paused
+    for name, value in _prefs_values(prefs).items():
+        setattr(subscriber, name, value)
 
 
 def preferences_of(subscriber: Subscriber) -> Preferences:
@@ -100,9 +126,32 @@ def find(session: Session, email: str) -> Subscriber | None:
     return session.scalar(select(Subscriber).where(Subscriber.email_key == key))
 
 
-def _may_send_confirmation(subscriber: Subscriber, now: datetime) -> bool:
+def _may_send_confirmation(
+    subscriber: Subscriber, now: datetime, interval: timedelta = CONFIRMATION_INTERVAL
+) -> bool:
+    """One opt-in (or links) mail per address per interval: `confirmation_sent_at` is when
+    the last one went out, whichever it was."""
     last = subscriber.confirmation_sent_at
-    return last is None or now - last >= CONFIRMATION_INTERVAL
+    return last is None or now - last >= interval
+
+
+def new_reader_values(
+    address: Address, prefs: Preferences, consent: Consent, *, confirmed: bool, now: datetime
+) -> dict[str, object]:
+    """The column values of a reader for an address the store does not know and nobody
+    suppressed, by the rules `subscribe` applies (an import inserts many at once): pending
+    and due a confirmation mail, or active when an admin vouched. `prefs` are validated."""
+    return {
+        "email": address.email,
+        "email_key": address.key,
+        "status": SubscriberStatus.ACTIVE if confirmed else SubscriberStatus.PENDING,
+        **_prefs_values(prefs),
+        "token_version": 1,
+        **_consent_values(consent, now),
+        "confirmed_at": now if confirmed else None,
+        "unsubscribed_at": None,
+        "confirmation_sent_at": None if confirmed else now,
+    }
 
 
 def subscribe(
@@ -133,12 +182,10 @@ def subscribe(
     ):
         return SubscribeOutcome(None, False, SubscribeState.SUPPRESSED)
     subscriber = session.scalar(select(Subscriber).where(Subscriber.email_key == address.key))
-    state = SubscribeState.PENDING
     if subscriber is None:
         subscriber = Subscriber(
-            email=address.email, email_key=address.key, status=SubscriberStatus.PENDING
+            **new_reader_values(address, prefs, consent, confirmed=confirmed, now=now)
         )
-        _prefs_to_row(subscriber, prefs)
         session.add(subscriber)
         try:
             with session.begin_nested():
@@ -149,10 +196,17 @@ def subscribe(
                 select(Subscriber).where(Subscriber.email_key == address.key)
             ).one()
         else:
-            state = SubscribeState.CREATED
-    if subscriber.status == SubscriberStatus.ACTIVE and state != SubscribeState.CREATED:
+            return SubscribeOutcome(subscriber, not confirmed, SubscribeState.CREATED)
+    state = SubscribeState.PENDING
+    if subscriber.status == SubscriberStatus.ACTIVE:
         # No preference changes from an unauthenticated form: that needs the signed link.
-        return SubscribeOutcome(subscriber, False, SubscribeState.ALREADY_ACTIVE)
+        # The reader's own door gets their links by mail, now and then, instead of silence.
+        links = consent.channel in SELF_SERVICE and _may_send_confirmation(
+            subscriber, now, LINKS_INTERVAL
+        )
+        if links:
+            subscriber.confirmation_sent_at = now
+        return SubscribeOutcome(subscriber, links, SubscribeState.ALREADY_ACTIVE)
     left = subscriber.status in (SubscriberStatus.UNSUBSCRIBED, *SUPPRESSED_READER)
     if left:
         # Bounced or complained with the suppression lifted, or unsubscribed: pending again,
@@ -160,8 +214,7 @@ def subscribe(
         state = SubscribeState.RESUBSCRIBING
         subscriber.status = SubscriberStatus.PENDING
         subscriber.token_version += 1  # links from before they left stop working
-    if state != SubscribeState.CREATED:
-        _prefs_to_row(subscriber, prefs)
+    _prefs_to_row(subscriber, prefs)
     _record_consent(subscriber, consent, now)
     if confirmed and not left:
         _activate(subscriber, now)
@@ -173,10 +226,8 @@ def subscribe(
 
 
 def _record_consent(subscriber: Subscriber, consent: Consent, now: datetime) -> None:
-    subscriber.consent_at = now
-    subscriber.consent_channel = consent.channel
-    subscriber.consent_ip = (consent.ip or "")[:64] or None
-    subscriber.consent_user_agent = (consent.user_agent or "")[:500] or None
+    for name, value in _consent_values(consent, now).items():
+        setattr(subscriber, name, value)
 
 
 def _activate(subscriber: Subscriber, now: datetime) -> None:
@@ -271,8 +322,47 @@ def _require(session: Session, email: str) -> Subscriber:
     return subscriber
 
 
-def list_subscribers(session: Session, status: SubscriberStatus | None = None) -> list[Subscriber]:
+def confirm_again(session: Session, email: str, now: datetime | None = None) -> Subscriber:
+    """A pending reader whose confirmation an admin sends again (they lost the mail, or it
+    expired). Only a pending reader: it never touches one who is active or left, so it
+    cannot be used to mail someone who unsubscribed. The caller sends after committing."""
+    subscriber = _require(session, email)
+    if subscriber.status != SubscriberStatus.PENDING:
+        why = {
+            SubscriberStatus.ACTIVE: "is already active: nothing to confirm",
+            SubscriberStatus.UNSUBSCRIBED: "unsubscribed: only they can subscribe again",
+        }.get(subscriber.status, f"is {subscriber.status}: we do not mail them")
+        raise SubscriptionError(f"{subscriber.email} {why}")
+    found = find_suppression(session, subscriber.email_key)
+    if found is not None and found.reason != SuppressionReason.ERASED:
+        raise SubscriptionError(
+            f"{subscriber.email} is suppressed ({found.reason}); see `paperround suppressions list`"
+        )
+    subscriber.confirmation_sent_at = now or utcnow()
+    return subscriber
+
+
+def update_subscriber(
+    session: Session, email: str, changes: dict[str, object], *, max_papers: int
+) -> Subscriber:
+    """An admin's change to a reader's preferences (and pause), validated like the reader's
+    own page. Status and consent are not preferences: nothing here makes anyone active."""
+    subscriber = _require(session, email)
+    prefs = preferences_of(subscriber).with_changes(**changes)
+    _prefs_to_row(subscriber, validate(prefs, max_papers))
+    return subscriber
+
+
+PAUSED = "paused"  # `subscribers list --status paused`: active readers who paused their digest
+
+
+def list_subscribers(
+    session: Session, status: SubscriberStatus | str | None = None
+) -> list[Subscriber]:
+    """Readers by address; `status` may also be PAUSED (active, digest paused)."""
     query = select(Subscriber).order_by(Subscriber.email_key)
-    if status:
-        query = query.where(Subscriber.status == status)
+    if status == PAUSED:
+        query = query.where(Subscriber.status == SubscriberStatus.ACTIVE, Subscriber.paused)
+    elif status:
+        query = query.where(Subscriber.status == SubscriberStatus(status))
     return list(session.scalars(query))

@@ -8,11 +8,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from pipeline.readers.taxonomy import canonical_category, unknown_category_message
 from pipeline.store.status import Cadence
 
 CADENCES = tuple(c.value for c in Cadence)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_CATEGORY = re.compile(r"^[a-z-]{2,16}(\.[A-Za-z-]{1,16})?$")
+_CATEGORY = re.compile(r"^[a-z-]{2,16}(\.[a-z-]{1,16})?$")  # the shape, before the lookup
 MAX_CATEGORIES = 50
 MAX_KEYWORDS = 30
 MAX_KEYWORD_LENGTH = 60
@@ -42,10 +43,11 @@ class Preferences:
 def clean_categories(values: Iterable[str]) -> tuple[str, ...]:
     result: dict[str, None] = {}
     for raw in values:
-        for part in str(raw).replace(",", " ").split():
-            if not _CATEGORY.match(part):
-                raise PreferenceError(f"categories: {part!r} is not an arXiv category like cs.CL")
-            result[part] = None
+        for part in str(raw).replace(",", " ").replace(";", " ").split():
+            code = canonical_category(part) if _CATEGORY.match(part.lower()) else None
+            if code is None:  # the arXiv taxonomy (pipeline/readers/taxonomy.py) decides
+                raise PreferenceError(f"categories: {unknown_category_message(part)}")
+            result[code] = None
     if len(result) > MAX_CATEGORIES:
         raise PreferenceError(f"categories: at most {MAX_CATEGORIES}")
     return tuple(result)

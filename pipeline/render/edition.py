@@ -12,12 +12,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.render import engine
+from pipeline.render.cards import (
+    feedback_html,
+    feedback_text,
+    headings,
+    reason_html,
+    reason_text,
+    section_html,
+    section_text,
+)
 from pipeline.render.context import edition_context, short_date
-from pipeline.render.model import EditionContent, SegmentBody
+from pipeline.render.model import DigestPaper, EditionContent, SegmentBody
 from pipeline.render.pieces import SplitDocument, split_document
 from pipeline.render.placeholders import (
     HTML_PAPER_START,
     HTML_PAPERS_END,
+    PAPER_COUNT,
+    PAPER_FEEDBACK,
+    PAPER_REASON,
+    PAPER_SECTION,
+    RANKING,
     TEXT_PAPER_START,
     TEXT_PAPERS_END,
 )
@@ -39,10 +53,22 @@ class CompiledEdition:
     text_pieces: SplitDocument = field(repr=False)
     index_of: Mapping[str, int] = field(repr=False)
 
-    def assemble(self, paper_keys: Sequence[str]) -> SegmentBody:
-        """The body for readers who get these papers, in this order (string joins only)."""
+    def assemble(
+        self,
+        paper_keys: Sequence[str],
+        reasons: Sequence[Sequence[str]] = (),
+        followed: Sequence[bool] = (),
+        *,
+        feedback: bool = False,
+    ) -> SegmentBody:
+        """The body for readers who get these papers, in this order (string joins only):
+        each card with its reasons, a heading where followed authors' papers start and end,
+        and, with `feedback`, its "more / less like this" links (filled per reader)."""
         if not paper_keys:
             raise ValueError("a digest needs at least one paper")
+        for name, given in (("reasons", reasons), ("followed", followed)):
+            if given and len(given) != len(paper_keys):
+                raise ValueError(f"{name} must have one entry per paper")
         try:
             order = [self.index_of[key] for key in paper_keys]
         except KeyError as exc:
@@ -51,12 +77,41 @@ class CompiledEdition:
             ) from None
         if len(set(order)) != len(order):
             raise ValueError("a segment lists a paper twice")
-        phrase = count_phrase(len(order))
+        ranking = self.ranking(bool(reasons), [self.content.papers[i] for i in order])
+        shared = {PAPER_COUNT: count_phrase(len(order)), RANKING: ranking}
+        sections = headings(list(followed) or [False] * len(order))
+        html_cards, text_cards = [], []
+        for number in range(1, len(order) + 1):
+            said = reasons[number - 1] if reasons else ()
+            heading = sections[number - 1]
+            html_cards.append(
+                {
+                    PAPER_SECTION: section_html(heading) if heading else "",
+                    PAPER_REASON: reason_html(said),
+                    PAPER_FEEDBACK: feedback_html(number) if feedback else "",
+                }
+            )
+            text_cards.append(
+                {
+                    PAPER_SECTION: section_text(heading) if heading else "",
+                    PAPER_REASON: reason_text(said),
+                    PAPER_FEEDBACK: feedback_text(number) if feedback else "",
+                }
+            )
         return SegmentBody(
-            html=self.html_pieces.join(order, phrase),
-            text=self.text_pieces.join(order, phrase),
+            html=self.html_pieces.join(order, shared, html_cards),
+            text=self.text_pieces.join(order, shared, text_cards),
             subject=digest_subject(self.content, len(order)),
         )
+
+    @staticmethod
+    def ranking(personal: bool, papers: Sequence[DigestPaper]) -> str:
+        """How these papers are ordered, as the digest's intro says it."""
+        if personal:
+            return "picked for you from your interests and what is trending"
+        if any(paper.upvotes for paper in papers):
+            return "ranked by reader upvotes"
+        return "ranked by how new they are and how many feeds list them"
 
 
 def count_phrase(n_papers: int) -> str:

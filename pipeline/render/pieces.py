@@ -2,8 +2,9 @@
 
 A compiled digest holds every paper of the edition. Markers around each paper survive mjml
 and premailer, so a segment's body is head + the chosen fragments + tail: string joins, no
-template engine. Segment-dependent words (the paper count, each paper's number) are tokens
-that each piece has already been split on, so filling them is a join too.
+template engine. Segment-dependent words (the paper count, how the segment is ranked, each
+paper's number, section heading, reasons and feedback links) are tokens that each piece has
+already been split on, so filling them is a join too.
 """
 
 from __future__ import annotations
@@ -12,9 +13,17 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pipeline.render.placeholders import PAPER_COUNT, PAPER_NUMBER
+from pipeline.render.placeholders import (
+    PAPER_COUNT,
+    PAPER_FEEDBACK,
+    PAPER_NUMBER,
+    PAPER_REASON,
+    PAPER_SECTION,
+    RANKING,
+)
 
-_SLOT_RE = re.compile(f"({PAPER_NUMBER}|{PAPER_COUNT})")
+SEGMENT_SLOTS = (PAPER_NUMBER, PAPER_COUNT, RANKING, PAPER_SECTION, PAPER_REASON, PAPER_FEEDBACK)
+_SLOT_RE = re.compile("(" + "|".join(SEGMENT_SLOTS) + ")")
 
 
 @dataclass(frozen=True)
@@ -46,12 +55,18 @@ class SplitDocument:
     fragments: tuple[Piece, ...]
     tail: Piece
 
-    def join(self, order: Sequence[int], count_phrase: str) -> str:
-        """Head, the fragments at the given indexes numbered 1..n, tail."""
-        shared = {PAPER_COUNT: count_phrase}
+    def join(
+        self,
+        order: Sequence[int],
+        shared: Mapping[str, str],
+        per_paper: Sequence[Mapping[str, str]] = (),
+    ) -> str:
+        """Head, the fragments at the given indexes numbered 1..n, tail. `shared` fills the
+        slots of every piece; `per_paper[k]` those of the k-th fragment."""
         out = [self.head.fill(shared)]
         for number, index in enumerate(order, start=1):
-            out.append(self.fragments[index].fill({PAPER_NUMBER: str(number), **shared}))
+            own = per_paper[number - 1] if per_paper else {}
+            out.append(self.fragments[index].fill({**shared, PAPER_NUMBER: str(number), **own}))
         out.append(self.tail.fill(shared))
         return "".join(out)
 

@@ -3,10 +3,13 @@
 A digest is compiled once per edition (MJML, premailer), so anything that differs per segment
 or per reader is left in it as a placeholder and filled by plain string work afterwards:
 
-- per segment (pipeline/render/pieces.py): each paper's number and the paper count;
+- per segment (pipeline/render/pieces.py): each paper's number, the paper count, how the
+  segment is ranked, and per card its section heading, its reasons ("why you got this") and
+  its feedback links (pipeline/render/cards.py);
 - per reader (pipeline/mail/message.py, the only place that fills them): the unsubscribe,
-  preferences and view-in-browser links; in the confirmation mail, the confirm link and the
-  address.
+  preferences and view-in-browser links, and each card's feedback link ("more / less like
+  this": `feedback_token(n)` for the n-th card); in the confirmation mail, the confirm link
+  and the address.
 
 Placeholders are ASCII letters only: premailer (with lxml >= 5) percent-encodes braces and
 spaces inside href attributes, so `{{ url }}` would come out as `{{%20url%20}}` and never be
@@ -27,6 +30,10 @@ PREFIX = "PRx"
 # Per segment
 PAPER_NUMBER = "PRxPAPERxNUMBER"
 PAPER_COUNT = "PRxPAPERxCOUNT"
+RANKING = "PRxRANKINGxPHRASE"
+PAPER_SECTION = "PRxPAPERxSECTION"
+PAPER_REASON = "PRxPAPERxREASON"
+PAPER_FEEDBACK = "PRxPAPERxFEEDBACK"
 # Markers around each paper (a comment in HTML, a line in text), cut out after compiling:
 # they never reach a reader.
 PAPER_START = "PRxPAPERxSTARTx{}"
@@ -40,6 +47,12 @@ PREFERENCES_URL = "PRxPREFERENCESxURL"
 BROWSER_URL = "PRxBROWSERxURL"
 CONFIRM_URL = "PRxCONFIRMxURL"
 RECIPIENT_EMAIL = "PRxRECIPIENTxEMAIL"
+FEEDBACK_URL = "PRxFEEDBACKx{}x"  # the n-th card's (1-based); "x" ends it: 1x is not 10x
+
+
+def feedback_token(number: int) -> str:
+    return FEEDBACK_URL.format(number)
+
 
 # What a filled-in value may be keyed by: letters, digits, "_" and "-" (they survive premailer's
 # URL-encoding), long enough never to occur in ordinary text by accident.
@@ -48,18 +61,24 @@ SHAPE = re.compile(r"[A-Za-z0-9_-]{6,80}")
 
 @dataclass(frozen=True)
 class DigestLinks:
-    """A reader's personal links in a digest: the only text two readers of a segment differ in."""
+    """A reader's personal links in a digest: the only text two readers of a segment differ in.
+    `feedback_urls` are the cards' feedback links in card order (none: a digest without
+    feedback actions, such as the archive's)."""
 
     unsubscribe_url: str
     preferences_url: str
     view_in_browser_url: str
+    feedback_urls: tuple[str, ...] = ()
 
     def values(self) -> Mapping[str, str]:
-        return {
+        values = {
             UNSUBSCRIBE_URL: self.unsubscribe_url,
             PREFERENCES_URL: self.preferences_url,
             BROWSER_URL: self.view_in_browser_url,
         }
+        for number, url in enumerate(self.feedback_urls, start=1):
+            values[feedback_token(number)] = url
+        return values
 
 
 @dataclass(frozen=True)
@@ -79,6 +98,10 @@ def for_templates() -> SimpleNamespace:
     return SimpleNamespace(
         paper_number=PAPER_NUMBER,
         paper_count=PAPER_COUNT,
+        ranking=RANKING,
+        paper_section=PAPER_SECTION,
+        paper_reason=PAPER_REASON,
+        paper_feedback=PAPER_FEEDBACK,
         paper_start=PAPER_START.format,
         papers_end=PAPERS_END,
         unsubscribe_url=UNSUBSCRIBE_URL,

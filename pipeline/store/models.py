@@ -13,11 +13,15 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Computed,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -34,6 +38,7 @@ from pipeline.store.status import (
     DeliveryStatus,
     EditionStatus,
     EnumText,
+    RatingVia,
     SourceStatus,
     SubscriberStatus,
     SuppressionReason,
@@ -297,6 +302,14 @@ class Edition(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status_reason: Mapped[str | None] = mapped_column(Text)
+    # What `status` and `editions show` say about the edition's rows, so neither counts
+    # history (pipeline/delivery/summary.py): {"deliveries": {status: n}, "segments": n}.
+    # `summary` is written when the edition closes (done or cancelled, no open row) and
+    # covers every row it ever had; None: count the rows. `compacted` is what retention
+    # removed (pipeline/store/maintenance.py), same shape; `compacted_at` when the last went.
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    compacted: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    compacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Segment(Base):
@@ -311,9 +324,12 @@ class Segment(Base):
     edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
     selection_hash: Mapped[str] = mapped_column(String(64))
     paper_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # why each paper is there, one list of short phrases per paper (paper_ids' order)
+    reasons: Mapped[list[list[str]] | None] = mapped_column(JSON)
+    # positions (in paper_ids) of papers by authors the readers follow: a section of their own
+    followed: Mapped[list[int] | None] = mapped_column(JSON)
 
 
-OPEN_ROWS_PREDICATE = "status IN ('pending', 'retry', 'claimed', 'sending', 'unknown')"
 ONLY_ON = "paperround_only_on"  # Index.info key: the one dialect the migrations create it on
 
 
@@ -330,6 +346,19 @@ def exists_on(dialect: str) -> Callable[..., bool]:
     return include
 
 
+# What a row still waits for, as a column the database computes from `status`: a sender
+# (pending, retry) or an admin (unknown); NULL for every other state. The claim and sweep
+# index covers this column, never `status`: claimed -> sending -> sent leaves it NULL, so on
+# PostgreSQL those per-message updates change no indexed column and are HOT (the row is
+# rewritten in its page, no index gets an entry). Spelled as PostgreSQL prints it back, so
+# comparing the models with the database sees no difference.
+WAITING_SQL = (
+    "CASE status WHEN 'pending' THEN status WHEN 'retry' THEN status "
+    "WHEN 'unknown' THEN status ELSE NULL END"
+)
+WAITING_PREDICATE = "waiting IS NOT NULL"
+
+
 class Delivery(Base):
     """The ledger row of one (edition, reader): claimed before sending, settled after.
 
@@ -337,25 +366,25 @@ class Delivery(Base):
     claimed -> skipped (reader no longer mailable) | failed (could not compose) | pending
     (given back); retry -> claimed again when due; unknown -> sent | retry (reconciled) and
     any settled row -> pending (a deliberate resend). `claim_token` names the sender holding
-    the claim, so only it can settle the row.
+    the claim, so only it can settle the row. Rows in flight are also listed in
+    delivery_claims (the sweeps find them there). On PostgreSQL the table keeps free space in
+    each page (fillfactor, migration 0007) for those in-page updates.
     """
 
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id", name="uq_delivery_edition_reader"),
-        # The claim order: due rows of an edition by (segment, id), read without a sort.
-        Index("ix_deliveries_claim_order", "edition_id", "status", "segment_id", "id"),
-        # Rows still open, for the minutely sweeps (stale claims, lost tasks, unknowns) that
-        # look across editions: a partial index stays as small as the work in flight while
-        # the table keeps every edition ever sent. PostgreSQL only: SQLite's planner cannot
-        # match `status = 'x'` to an IN-list predicate, so there it would cost every send
-        # (~7% of the send rate, measured) and speed up nothing.
+        # Rows waiting for something, by state and edition, in claim order (segment, id): a
+        # claim reads only the rows it takes, the sweeps only the work left, and a partial
+        # index stays as small as that work while the table keeps every recent edition.
         Index(
-            "ix_deliveries_open",
-            "status",
+            "ix_deliveries_waiting",
+            "waiting",
             "edition_id",
-            postgresql_where=text(OPEN_ROWS_PREDICATE),
-            info={ONLY_ON: "postgresql"},
+            "segment_id",
+            "id",
+            postgresql_where=text(WAITING_PREDICATE),
+            sqlite_where=text(WAITING_PREDICATE),
         ),
     )
 
@@ -364,7 +393,11 @@ class Delivery(Base):
     subscriber_id: Mapped[int] = mapped_column(
         ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
     )
-    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"))
+    # Indexed for the foreign key: retention deletes an edition's segments, and each
+    # deletion looks for deliveries still pointing at the segment.
+    segment_id: Mapped[int] = mapped_column(
+        ForeignKey("segments.id", ondelete="CASCADE"), index=True
+    )
     status: Mapped[DeliveryStatus] = mapped_column(
         EnumText(DeliveryStatus), default=DeliveryStatus.PENDING
     )
@@ -377,6 +410,24 @@ class Delivery(Base):
     last_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    waiting: Mapped[str | None] = mapped_column(String(20), Computed(WAITING_SQL))
+
+
+class DeliveryClaim(Base):
+    """A delivery a sender claimed: how the sweeps find rows in flight without an index on
+    `deliveries.status` (which would make every per-message update rewrite every index).
+
+    Written with the claim, in its transaction; the sender removes its rows when its batch
+    ends, the sweep those of senders that died. A row here whose delivery is no longer
+    claimed or sending by `claim_token` means nothing and is removed by either.
+    """
+
+    __tablename__ = "delivery_claims"
+
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
+    )
+    claim_token: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class DeliveryAttempt(Base):
@@ -398,3 +449,106 @@ class DeliveryAttempt(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(String(300))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SentHistory(Base):
+    """The papers one reader got (or may have got: unknown) in one edition, kept after
+    retention removed the edition's deliveries and segments: "never the same paper twice"
+    and the relevance model read it (pipeline/delivery/history.py). Written only by
+    retention, so sending pays nothing for it; ~1/5 of the bytes of the rows it replaces.
+    """
+
+    __tablename__ = "sent_history"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    edition_id: Mapped[int] = mapped_column(
+        ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True
+    )
+    paper_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+class Rating(Base):
+    """A reader's thumbs up (+1) or down (-1) on a paper: "more like this", "less like this".
+
+    One per (reader, paper); rating again replaces it, clearing deletes it. `via` says where
+    it came from (RatingVia: email, web, cli). Deleted with the reader or the paper.
+    """
+
+    __tablename__ = "ratings"
+    __table_args__ = (UniqueConstraint("subscriber_id", "paper_id", name="uq_rating_reader_paper"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), index=True)
+    value: Mapped[int] = mapped_column(SmallInteger)
+    via: Mapped[RatingVia] = mapped_column(EnumText(RatingVia, 10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReaderInterests(Base):
+    """What a reader told us beyond categories and keywords (pipeline/readers/interests.py).
+
+    seeds: arXiv ids of papers they like ("papers like these"); follow_authors: their papers
+    always make the digest; mute_authors and exclude_keywords: never; relevance_weight: how
+    much personal relevance counts against community trending (0..1; None: the default);
+    min_score: papers scoring below it are left out (None: none are); skip_empty: no email
+    when nothing is left. `changed_at` and `rated_at` say when seeds or ratings last changed
+    and `trained_at` when the reader's model was last trained, so only readers with new
+    feedback are trained again.
+    """
+
+    __tablename__ = "reader_interests"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    seeds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    follow_authors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    mute_authors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    exclude_keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    relevance_weight: Mapped[float | None] = mapped_column(Float)
+    min_score: Mapped[float | None] = mapped_column(Float)
+    skip_empty: Mapped[bool] = mapped_column(default=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    trained_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RelevanceVectorizer(Base):
+    """A fitted text vectorizer (vocabulary, idf, category list: pipeline/relevance/features.py).
+
+    Versioned: each reader model names the version it was trained with, and a version stays
+    until no model uses it, so refitting never invalidates a model in the middle of a day.
+    """
+
+    __tablename__ = "relevance_vectorizers"
+
+    version: Mapped[int] = mapped_column(BigId, primary_key=True)
+    fitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    papers: Mapped[int] = mapped_column(Integer)
+    terms: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RelevanceModel(Base):
+    """One reader's relevance model (pipeline/relevance/model.py): kind "logistic" once they
+    have rated a few papers, "prototypes" (similarity to the papers they gave) before that.
+    `data` holds the sparse weights and the prototypes' vectors; `prototype_ids` the papers
+    behind "similar to ..." reasons."""
+
+    __tablename__ = "relevance_models"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    vectorizer_version: Mapped[int] = mapped_column(
+        ForeignKey("relevance_vectorizers.version"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    ratings: Mapped[int] = mapped_column(Integer)
+    prototype_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    trained_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import JSON, Connection, DateTime, Dialect, Table, text
@@ -24,6 +25,15 @@ def is_postgresql(bind: Session | Connection) -> bool:
     return bool(dialect.name == "postgresql")
 
 
+@dataclass(frozen=True)
+class Written:
+    """What an insert_rows call wrote: the `returning` values, and how many rows it wrote
+    (inserted, or updated on conflict; conflicts skipped are not counted)."""
+
+    rows: list[tuple[Any, ...]]
+    count: int
+
+
 def insert_rows(
     session: Session,
     table: Table,
@@ -32,11 +42,11 @@ def insert_rows(
     conflict: Sequence[str],
     returning: Sequence[str] = (),
     on_conflict_set: Mapping[str, str] | None = None,
-) -> list[tuple[Any, ...]]:
+) -> Written:
     """INSERT `rows` (every row with the same keys); a row that conflicts on the unique
     `conflict` columns is skipped, or, with `on_conflict_set` ({column: SQL expression over
     the table's and `excluded`'s columns}), updates the row it conflicts with. Returns
-    `returning` of the rows written.
+    `returning` of the rows written and their count (no RETURNING needed just to count).
 
     On PostgreSQL this is one statement with one array parameter per column, unnested on the
     server: a 500-row chunk of a 27-column table is 27 parameters, not 13,500 for the driver
@@ -46,7 +56,7 @@ def insert_rows(
     statement machinery costs more per value than SQLite does). Rows get no Python-side
     column defaults: give every value a NOT NULL column needs."""
     if not rows:
-        return []
+        return Written([], 0)
     names = list(rows[0])
     if any(list(row) != names for row in rows):
         raise ValueError("every row must carry the same columns, in the same order")
@@ -84,7 +94,10 @@ def insert_rows(
         f"AS u({', '.join(arrays)}){tail}"
     )
     result = session.execute(statement, arrays)
-    return [tuple(row) for row in result] if returning else []
+    if returning:
+        written = [tuple(row) for row in result]
+        return Written(written, len(written))
+    return Written([], max(0, int(result.rowcount)))  # type: ignore[attr-defined]
 
 
 SQLITE_MAX_VARIABLES = 32_766  # SQLite >= 3.32
@@ -125,15 +138,15 @@ def _insert_rows_sqlite(
     head: str,
     tail: str,
     returns: bool,
-) -> list[tuple[Any, ...]]:
+) -> Written:
     dialect = session.get_bind().dialect
     processors = [_bind_processor(table.c[name], dialect) for name in names]
     placeholders = "(" + ", ".join("?" * len(names)) + ")"
     connection = session.connection()
     if not returns:  # one statement, compiled once, run per row: the cheapest SQLite has
         per_row = [tuple(p(row[n]) for n, p in zip(names, processors, strict=True)) for row in rows]
-        connection.exec_driver_sql(f"{head}VALUES {placeholders}{tail}", per_row)
-        return []
+        result = connection.exec_driver_sql(f"{head}VALUES {placeholders}{tail}", per_row)
+        return Written([], max(0, int(result.rowcount)))
     per_statement = max(1, SQLITE_MAX_VARIABLES // len(names))
     returned: list[tuple[Any, ...]] = []
     for begin in range(0, len(rows), per_statement):
@@ -141,4 +154,4 @@ def _insert_rows_sqlite(
         values = [p(row[n]) for row in part for n, p in zip(names, processors, strict=True)]
         sql = f"{head}VALUES {', '.join([placeholders] * len(part))}{tail}"
         returned.extend(tuple(row) for row in connection.exec_driver_sql(sql, tuple(values)))
-    return returned
+    return Written(returned, len(returned))

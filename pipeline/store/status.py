@@ -108,6 +108,14 @@ class Cadence(StrEnum):
     WEEKLY = "weekly"
 
 
+class RatingVia(StrEnum):
+    """Where a reader rated a paper."""
+
+    EMAIL = "email"  # a "more / less like this" link in a digest, then the page's button
+    WEB = "web"  # their preferences page
+    CLI = "cli"  # `paperround feedback`
+
+
 E = TypeVar("E", bound=StrEnum)
 
 

@@ -6,6 +6,7 @@ Screenshots of every page (1280 px desktop and 375 px phone) land in var/screens
 
 from __future__ import annotations
 
+import importlib.resources
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,12 +15,13 @@ import pytest
 
 from pipeline.delivery import send_edition
 from pipeline.digest.planning import plan_edition
+from pipeline.readers.view_links import ViewLinks
 from pipeline.store.db import write_transaction
 from pipeline.wiring import Wiring
 from tests.conftest import require_chromium
 from tests.support import unused_port
 from tests.support.smtpserver import ScriptedSmtpServer
-from tests.support.world import seed_papers
+from tests.support.world import link_id_of, seed_papers
 from tests.workers.web.site import make_site, message_text, served
 
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -33,6 +35,39 @@ ARGS = [
 ]
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+# axe-core, the accessibility engine, as the axe-playwright-python package ships it
+AXE = (importlib.resources.files("axe_playwright_python") / "axe.min.js").read_text("utf-8")
+
+
+def accessibility_problems(page: Any) -> list[str]:
+    """axe-core's violations on the page as shown (WCAG 2 A/AA and best practices), plus the
+    two landmarks rules spelled out: exactly one main landmark and one h1."""
+    page.evaluate(AXE)  # run through DevTools: the page's CSP (no script) does not apply
+    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    problems = [
+        f"{v['id']}: {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+    ]
+    if page.get_by_role("main").count() != 1:
+        problems.append("not exactly one main landmark")
+    if page.locator("h1").count() != 1:
+        problems.append("not exactly one h1")
+    return problems
+
+
+def header_margins(page: Any) -> dict[str, float]:
+    """Space around the header's contents: brand to the left edge and the header's top, nav
+    to the right edge and the header's bottom border (on a phone the nav wraps below)."""
+    width = page.viewport_size["width"]
+    header = page.locator(".site-header").bounding_box()
+    brand = page.locator(".site-header .brand").bounding_box()
+    nav = page.locator(".site-header nav").bounding_box()
+    return {
+        "left": brand["x"],
+        "right": width - (nav["x"] + nav["width"]),
+        "top": brand["y"] - header["y"],
+        "bottom": header["y"] + header["height"] - (nav["y"] + nav["height"]),
+    }
 
 
 @pytest.fixture
@@ -149,9 +184,29 @@ def test_subscribe_confirm_change_preferences_and_unsubscribe(
 
             page.goto(url + f"/archive/{report.edition_id}")
             assert page.locator("text=Paper number").count() >= 4
+            assert page.locator("h1").inner_text() == "Today's papers"
+            assert accessibility_problems(page) == []
             camera.shoot("08-archive-edition")
             page.goto(url + "/archive")
+            assert accessibility_problems(page) == []
             camera.shoot("09-archive")
+
+            # "View in your browser": the reader's own papers, in the site, with no actions
+            view = ViewLinks(Wiring(site.settings).secret_key, site.settings.base_url)
+            page.goto(
+                view.url(link_id_of(site.sessions, "reader@example.org"), 1, report.edition_id)
+            )
+            assert page.locator(".paper").count() == 4  # they asked for 4 papers
+            assert page.get_by_role("navigation", name="Site").count() == 1
+            assert page.locator("form, button").count() == 0
+            assert accessibility_problems(page) == []
+            camera.shoot("08b-view-in-browser")
+            for width in (375, 1280):  # the header keeps its margins on a phone too
+                page.set_viewport_size({"width": width, "height": 812})
+                margins = header_margins(page)
+                assert min(margins["left"], margins["right"]) >= 16, (width, margins)
+                assert min(margins["top"], margins["bottom"]) >= 8, (width, margins)
+            page.set_viewport_size({"width": 1280, "height": 900})
 
             page.goto(site.settings.base_url + site.link(digest, "unsubscribe"))
             assert page.locator("h1").inner_text() == "Unsubscribe?"

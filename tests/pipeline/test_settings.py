@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 import tomllib
 from pathlib import Path
 
 import pytest
 
 from pipeline.resources import config_dir
-from pipeline.settings import Settings, SettingsError, load_settings
+from pipeline.settings import Settings, SettingsError, load_settings, project_dir
 
 
 def test_defaults_use_sqlite_under_var() -> None:
@@ -130,3 +131,117 @@ def test_setting_errors_never_print_a_secret(env: dict[str, str]) -> None:
     message = str(caught.value)
     assert "hunter2" not in message and "\n" not in message
     assert "***" in message
+
+
+# --- a newcomer's papercuts, item 7: settings fail at start, in one line --------------------
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "infinity"])
+@pytest.mark.parametrize("name", ["ranking_gravity", "read_timeout", "pause_error_rate"])
+def test_nan_and_infinities_are_refused(name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({f"PAPERROUND_{name.upper()}": value})
+    message = str(caught.value)
+    assert message.startswith(f"invalid setting {name} ") and "finite number" in message
+    assert "\n" not in message
+
+
+def test_nan_in_a_config_file_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("ranking_gravity = nan\n")
+    with pytest.raises(SettingsError, match=r"invalid setting ranking_gravity.*finite"):
+        load_settings({"PAPERROUND_CONFIG": str(config)})
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "-1", "99999"])
+def test_ports_out_of_range_are_refused(port: str) -> None:
+    with pytest.raises(SettingsError, match=r"capture_port.*1 to 65535"):
+        load_settings({"PAPERROUND_CAPTURE_PORT": port})
+
+
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [
+        ("smtp://relay.example.org:99999", "port must be a number from 1 to 65535"),
+        ("http://relay.example.org", "is not smtp:// or smtps://"),
+        ("smtp://", "has no host"),
+        ("smtp://relay.example.org?starttls=maybe", "must be 0 or 1"),
+        ("smtp://relay.example.org?tiemout=3", "unknown SMTP URL option 'tiemout'"),
+    ],
+)
+def test_an_invalid_smtp_url_is_refused_at_start(url: str, needle: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"PAPERROUND_SMTP_URL": url})
+    assert "invalid setting smtp_url" in str(caught.value) and needle in str(caught.value)
+
+
+def _dkim_key(tmp_path: Path) -> Path:
+    path = tmp_path / "dkim.pem"
+    subprocess.run(
+        ["openssl", "genrsa", "-traditional", "-out", str(path), "1024"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return path
+
+
+def test_dkim_is_all_three_settings_or_none_with_a_readable_key(tmp_path: Path) -> None:
+    key = _dkim_key(tmp_path)
+    whole = {
+        "PAPERROUND_DKIM_SELECTOR": "pr1",
+        "PAPERROUND_DKIM_DOMAIN": "example.org",
+        "PAPERROUND_DKIM_KEY_PATH": str(key),
+    }
+    assert load_settings(whole).dkim_selector == "pr1"
+    for missing in whole:
+        half = {k: v for k, v in whole.items() if k != missing}
+        with pytest.raises(SettingsError, match="DKIM needs dkim_selector, dkim_domain and"):
+            load_settings(half)
+    with pytest.raises(SettingsError, match=r"dkim_key_path.*cannot read the key: No such file"):
+        load_settings({**whole, "PAPERROUND_DKIM_KEY_PATH": str(tmp_path / "missing.pem")})
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a key")
+    with pytest.raises(SettingsError, match=r"dkim_key_path.*not an RSA PEM key"):
+        load_settings({**whole, "PAPERROUND_DKIM_KEY_PATH": str(junk)})
+
+
+def test_an_unknown_variable_is_warned_about_with_the_setting_meant() -> None:
+    heard: list[str] = []
+    settings = load_settings(
+        {
+            "PAPERROUND_REED_TIMEOUT": "3",
+            "PAPERROUND_CONFIG_FILE": "x",
+            "PAPERROUND_TEST_POSTGRES_URL": "postgresql://x",  # the test suite's own
+            "PAPERROUND_READ_TIMEOUT": "4",
+        },
+        warn=heard.append,
+    )
+    assert settings.read_timeout == 4.0  # a warning, not a refusal
+    assert heard[0] == (
+        "PAPERROUND_CONFIG_FILE is not a setting and is ignored; did you mean PAPERROUND_CONFIG?"
+    )
+    assert heard[1] == (
+        "PAPERROUND_REED_TIMEOUT is not a setting and is ignored; "
+        "did you mean PAPERROUND_READ_TIMEOUT?"
+    )
+    assert len(heard) == 2
+
+
+# --- item 8: one store wherever you run it -------------------------------------------------
+
+
+def test_a_relative_data_dir_is_the_projects_not_the_current_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    checkout = Path(__file__).resolve().parents[2]
+    assert project_dir() == checkout
+    settings = load_settings({})
+    assert settings.data_dir == checkout / "var"
+    assert settings.sqlite_file == checkout / "var" / "paperround.db"
+    moved = load_settings({"PAPERROUND_DATA_DIR": "elsewhere/state"})
+    assert moved.data_dir == checkout / "elsewhere" / "state"
+    absolute = load_settings({"PAPERROUND_DATA_DIR": str(tmp_path / "abs")})
+    assert absolute.data_dir == tmp_path / "abs"
+    assert load_settings({"PAPERROUND_DATABASE_URL": "postgresql://db/x"}).sqlite_file is None

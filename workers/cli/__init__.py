@@ -9,6 +9,7 @@ import click
 from workers.cli.digest import digest, resend
 from workers.cli.editions import editions
 from workers.cli.papers import papers
+from workers.cli.relevance import feedback, relevance
 from workers.cli.run import run
 from workers.cli.runtime import Runtime
 from workers.cli.sources import ingest, init, sources
@@ -46,6 +47,8 @@ cli.add_command(web)
 cli.add_command(run)
 cli.add_command(status)
 cli.add_command(editions)
+cli.add_command(feedback)
+cli.add_command(relevance)
 
 
 def main() -> None:

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import click
 
+from pipeline.delivery.inspect import readers_not_due_yet
 from pipeline.delivery.queries import due_rows, edition_exists, editions_with_due_rows
 from pipeline.delivery.recovery import release_stale_claims, request_resend
-from pipeline.delivery.sending import SendReport, send_edition
+from pipeline.delivery.sending import SendReport, finish_if_done, send_edition
 from pipeline.digest.planning import plan_edition
-from pipeline.digest.preview import PreviewError, preview_digest
+from pipeline.digest.preview import PreviewError, explain_reader, preview_digest
 from pipeline.readers.lifecycle import find
 from pipeline.store.db import write_transaction
 from pipeline.store.status import Cadence
@@ -55,6 +56,8 @@ def digest_plan(rt: Runtime, day: datetime | None, cadence: str, as_json: bool) 
             pool_size=s.edition_pool_size,
             gravity=s.ranking_gravity,
         )
+    # An edition nobody gets is over at once: not "in flight", not in the archive.
+    finish_if_done(rt.sessions, report.edition_id, utcnow())
 
     def human() -> None:
         verb = "planned" if report.created else "extended"
@@ -71,7 +74,13 @@ def digest_plan(rt: Runtime, day: datetime | None, cadence: str, as_json: bool) 
 @click.option("--for", "email", default=None, help="Show what this reader gets.")
 @click.option("--date", "day", type=DATE, default=None)
 @click.option("--cadence", type=CADENCE, default="daily")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the digest (required unless --json).",
+)
 @click.option(
     "--format",
     "fmt",
@@ -81,6 +90,14 @@ def digest_plan(rt: Runtime, day: datetime | None, cadence: str, as_json: bool) 
     help="The HTML part, the plain-text part, or the whole message as sent (.eml).",
 )
 @click.option("--text", is_flag=True, help="Same as --format text.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="With --for: print the reader's papers in order as JSON (timestamps in ISO 8601, "
+    "UTC), each with its arxiv_id, "
+    "title, abstract, score and reasons (nothing is written).",
+)
 @pass_runtime
 @friendly_errors
 def digest_preview(
@@ -88,9 +105,10 @@ def digest_preview(
     email: str | None,
     day: datetime | None,
     cadence: str,
-    out: Path,
+    out: Path | None,
     fmt: str,
     text: bool,
+    as_json: bool,
 ) -> None:
     """Write a digest to OUT without sending or storing anything.
 
@@ -99,6 +117,25 @@ def digest_preview(
     of the slot, or plans one in a transaction that is rolled back.
     """
     s = rt.settings
+    if as_json:
+        if email is None:
+            raise click.UsageError("--json explains one reader's selection: add --for EMAIL")
+        with rt.sessions() as session:
+            try:
+                picks = explain_reader(
+                    session,
+                    cadence=Cadence(cadence),
+                    day=_day(day),
+                    pool_size=s.edition_pool_size,
+                    gravity=s.ranking_gravity,
+                    email=email,
+                )
+            except PreviewError as exc:
+                raise click.ClickException(str(exc)) from exc
+        emit([p.as_json() for p in picks], True, lambda: None)
+        return
+    if out is None:
+        raise click.UsageError("say where to write the preview: --out FILE (or use --json)")
     with rt.sessions() as session:
         try:
             preview = preview_digest(
@@ -178,15 +215,48 @@ def _print_report(report: SendReport) -> None:
         )
 
 
+def _refuse_early_readers(rt: Runtime, editions: list[int]) -> None:
+    """Stop before mailing readers ahead of their local send hour, unless --now said so."""
+    with rt.sessions() as session:
+        early = readers_not_due_yet(session, editions, utcnow())
+    if not early:
+        return
+    first = early[0]
+    when = f"{first.due_at:%Y-%m-%d %H:%M} {first.due_at.tzinfo}"
+    who = "reader's" if len(early) == 1 else "readers'"
+    raise click.ClickException(
+        f"{len(early):,} {who} local send hour has not come yet (first: {first.email} at "
+        f"{when}); nothing sent. `paperround digest send --now` sends to them now"
+    )
+
+
 @digest.command("send")
 @click.option("--edition", "edition_id", type=int, default=None, help="Only this edition.")
 @click.option("--wait", is_flag=True, help="Keep going until retries are settled too.")
 @click.option("--async", "run_async", is_flag=True, help="Queue it for the workers instead.")
+@click.option(
+    "--now",
+    "send_now",
+    is_flag=True,
+    help="Also send to readers whose local send hour for the edition has not come yet.",
+)
 @pass_runtime
 @friendly_errors
-def digest_send(rt: Runtime, edition_id: int | None, wait: bool, run_async: bool) -> None:
-    """Send due deliveries (all editions, or one), each reader at most once."""
+def digest_send(
+    rt: Runtime, edition_id: int | None, wait: bool, run_async: bool, send_now: bool
+) -> None:
+    """Send due deliveries (all editions, or one), each reader at most once.
+
+    A reader's digest is due at their send hour in their time zone on the edition's day. When
+    some readers' hour has not come yet (e.g. after `digest plan`, which plans every reader),
+    nothing is sent and the command says so: pass --now to send to them anyway.
+    """
     if edition_id is not None:
+        with rt.sessions() as session:
+            if not edition_exists(session, edition_id):
+                raise click.ClickException(
+                    f"edition {edition_id} does not exist; see `paperround editions list`"
+                )
         editions = [edition_id]
     else:
         with rt.sessions() as session:
@@ -194,6 +264,8 @@ def digest_send(rt: Runtime, edition_id: int | None, wait: bool, run_async: bool
     if not editions:
         click.echo("nothing to send; plan an edition with `paperround digest plan`")
         return
+    if not send_now:
+        _refuse_early_readers(rt, editions)
     if run_async:
         _queue_sends(editions)
         return

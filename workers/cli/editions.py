@@ -5,11 +5,15 @@ from __future__ import annotations
 import click
 
 from pipeline.delivery.control import cancel_edition, pause_edition, resume_edition
-from pipeline.delivery.queries import edition_summary, failures, latest_editions
+from pipeline.delivery.inspect import edition_failures
+from pipeline.delivery.queries import edition_summary, latest_editions
 from pipeline.digest.planning import papers_of_edition
 from workers.cli.output import emit, json_option
 from workers.cli.runtime import Runtime, friendly_errors, pass_runtime
-from workers.cli.status import counts_line
+from workers.cli.status import counts_line, plural
+
+SHOWN_PAPERS = 10
+SHOWN_FAILURES = 50
 
 
 @click.group()
@@ -33,7 +37,7 @@ def editions_list(rt: Runtime, limit: int, as_json: bool) -> None:
         for r in rows:
             click.echo(
                 f"#{r.id:<5} {r.cadence:<6} {r.slot_date} {r.status:<8} "
-                f"{r.papers} papers, {r.segments} segments: "
+                f"{plural(r.papers, 'paper')}, {plural(r.segments, 'segment')}: "
                 + counts_line(r.deliveries, "no deliveries")
             )
 
@@ -42,11 +46,13 @@ def editions_list(rt: Runtime, limit: int, as_json: bool) -> None:
 
 @editions.command("show")
 @click.argument("edition_id", type=int)
+@click.option("--all", "everything", is_flag=True, help="List every paper, not the first 10.")
 @json_option
 @pass_runtime
 @friendly_errors
-def editions_show(rt: Runtime, edition_id: int, as_json: bool) -> None:
-    """One edition: window, papers, segments, deliveries by status, recent failures."""
+def editions_show(rt: Runtime, edition_id: int, everything: bool, as_json: bool) -> None:
+    """One edition: window, papers, segments, deliveries by status, and each failure with
+    the reader's address and the server's reply."""
     with rt.sessions() as session:
         summary = edition_summary(session, edition_id)
         papers = papers_of_edition(session, edition_id, rt.settings.ranking_gravity)
@@ -54,11 +60,15 @@ def editions_show(rt: Runtime, edition_id: int, as_json: bool) -> None:
             raise click.ClickException(
                 f"edition {edition_id} does not exist; see `paperround editions list`"
             )
-        top = [
-            {"arxiv_id": p.arxiv_id, "title": p.title, "upvotes": p.upvotes} for p in papers[:10]
-        ]
-        failed = failures(session, edition_id)
-    data = {**summary.as_json(), "top_papers": top, "failures": [f.as_json() for f in failed]}
+        listed = [{"arxiv_id": p.arxiv_id, "title": p.title, "upvotes": p.upvotes} for p in papers]
+        failed, failed_total = edition_failures(session, edition_id, SHOWN_FAILURES)
+    data = {
+        **summary.as_json(),
+        "top_papers": listed[:SHOWN_PAPERS],
+        "papers_listed": listed,
+        "failures": [f.as_json() for f in failed],
+        "failure_count": failed_total,
+    }
 
     def human() -> None:
         s = summary
@@ -68,17 +78,22 @@ def editions_show(rt: Runtime, edition_id: int, as_json: bool) -> None:
         click.echo(
             f"  window: {s.window_start:%Y-%m-%d %H:%M} .. {s.window_end:%Y-%m-%d %H:%M} UTC"
         )
-        click.echo(f"  {s.papers} papers, {s.segments} segments")
+        click.echo(f"  {plural(s.papers, 'paper')}, {plural(s.segments, 'segment')}")
         click.echo("  deliveries: " + counts_line(s.deliveries, "none"))
-        for p in top:
-            click.echo(
-                f"  - {p['title']} ({p['arxiv_id'] or 'no arXiv id'}, {p['upvotes']} upvotes)"
-            )
+        shown = listed if everything else listed[:SHOWN_PAPERS]
+        for p in shown:
+            votes = plural(int(str(p["upvotes"])), "upvote")
+            click.echo(f"  - {p['title']} ({p['arxiv_id'] or 'no arXiv id'}, {votes})")
+        if len(listed) > len(shown):
+            more = len(listed) - len(shown)
+            click.echo(f"  ... and {plural(more, 'more paper')} (`--all` lists them)")
+        if failed_total:
+            click.echo(f"  {plural(failed_total, 'failure')}:")
         for f in failed:
-            click.echo(
-                f"  ! delivery {f.delivery_id} to {f.email}: {f.status} "
-                f"{f.code or ''} {f.error or ''}".rstrip()
-            )
+            reply = " ".join(str(part) for part in (f.code, f.error) if part) or "no reply"
+            click.echo(f"  ! {f.email}: {f.status}, {reply} (delivery {f.delivery_id})")
+        if failed_total > len(failed):
+            click.echo(f"  ... and {plural(failed_total - len(failed), 'more failure')} (--json)")
 
     emit(data, as_json, human)
 

@@ -18,16 +18,33 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def _warn(line: str) -> None:
+    click.echo(f"Warning: {line}", err=True)
+
+
 class Runtime:
-    """The command's Wiring, made on first use (so `--help` never reads settings)."""
+    """The command's Wiring, made on first use (so `--help` never reads settings).
+
+    Only the commands that make a store (`init`, `run`) may start on a missing SQLite file:
+    any other command run from the wrong folder, or with a mistyped data_dir, would otherwise
+    create an empty second store and report that nothing is there.
+    """
 
     def __init__(self) -> None:
         self._wiring: Wiring | None = None
+        self.creates_store = False
 
     @property
     def wiring(self) -> Wiring:
         if self._wiring is None:
-            self._wiring = Wiring(load_settings())
+            settings = load_settings(warn=_warn)
+            missing = settings.sqlite_file
+            if not self.creates_store and missing is not None and not missing.exists():
+                raise click.ClickException(
+                    f"no store at {missing}; run `paperround init` to create it, or point "
+                    "PAPERROUND_DATA_DIR or PAPERROUND_DATABASE_URL at the existing one"
+                )
+            self._wiring = Wiring(settings)
         return self._wiring
 
     @property
@@ -42,6 +59,14 @@ class Runtime:
     def sessions(self) -> sessionmaker[Session]:
         return self.wiring.sessions
 
+    @property
+    def store_name(self) -> str:
+        """The store as people should see it: the SQLite file's path, or the URL (no password)."""
+        path = self.settings.sqlite_file
+        if path is not None:
+            return str(path)
+        return self.engine.url.render_as_string(hide_password=True)
+
     def close(self) -> None:
         """Close pooled connections when the command ends (PostgreSQL sees a clean logout)."""
         if self._wiring is not None:
@@ -49,6 +74,13 @@ class Runtime:
 
 
 pass_runtime = click.make_pass_decorator(Runtime, ensure=True)
+
+
+def _store_of(args: tuple[object, ...]) -> str:
+    runtime = next((a for a in args if isinstance(a, Runtime)), None)
+    if runtime is None or runtime._wiring is None:
+        return "the store"
+    return runtime.store_name
 
 
 def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -63,8 +95,8 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
         except OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise click.ClickException(
-                f"database unavailable: {reason} (check PAPERROUND_DATABASE_URL, "
-                "then run `paperround init`)"
+                f"database unavailable: {reason} (store: {_store_of(args)}; check "
+                "PAPERROUND_DATABASE_URL, then run `paperround init`)"
             ) from exc
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc

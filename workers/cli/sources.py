@@ -1,4 +1,4 @@
-"""`paperround init`, `paperround sources ...` and `paperround ingest`."""
+"""`paperround init`, `paperround sources add|list|remove|enable|disable|set` and `ingest`."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from pipeline.ingest.catalog import (
     AUTO,
     SourceSpec,
     add_source,
+    change_source,
     list_sources,
     remove_source,
     seed_defaults,
 )
 from pipeline.ingest.formats import FORMATS
+from pipeline.ingest.probe import probe_source
 from pipeline.ingest.run import SourceOutcome, ingest_source, select_sources
 from pipeline.store.db import init_store, write_transaction
 from pipeline.store.status import SourceStatus
@@ -28,17 +30,19 @@ from workers.cli.runtime import Runtime, friendly_errors, pass_runtime
 def init(rt: Runtime) -> None:
     """Create or upgrade the database schema and add the default sources if there are none.
 
-    Safe to run again at any time: migrations that already ran are skipped.
+    Safe to run again at any time: migrations that already ran are skipped. With the default
+    SQLite store this is the one command (with `run`) that creates the file: see data_dir.
     """
     prepare_store(rt)
 
 
 def prepare_store(rt: Runtime) -> None:
     """Migrate the schema and seed the default sources on first use (init and run share it)."""
+    rt.creates_store = True
     init_store(rt.engine)
     with write_transaction(rt.sessions) as session:
         added = seed_defaults(session, rt.settings.default_sources)
-    click.echo(f"store ready: {rt.engine.url.render_as_string(hide_password=True)}")
+    click.echo(f"store ready: {rt.store_name}")
     for source in added:
         click.echo(f"added default source {source.name} ({source.kind}) {source.url}")
 
@@ -55,7 +59,7 @@ def sources() -> None:
     "--kind",
     type=click.Choice(sorted(FORMATS)),
     default=None,
-    help="Feed format; detected from the first fetch when omitted.",
+    help="Feed format; detected from the test fetch (or the first ingestion) when omitted.",
 )
 @click.option(
     "--id-pattern",
@@ -64,17 +68,45 @@ def sources() -> None:
     help="Where this site's links carry the arXiv id, as a regex with a group named id, "
     "for a site docs/sources.md does not list, e.g. 'example\\.org/p/(?P<id>[^/]+)'.",
 )
+@click.option(
+    "--no-check", is_flag=True, help="Skip the test fetch (e.g. on a machine without internet)."
+)
 @pass_runtime
 @friendly_errors
-def sources_add(rt: Runtime, name: str, url: str, kind: str | None, id_pattern: str | None) -> None:
-    """Add source NAME fetched from URL.
+def sources_add(
+    rt: Runtime, name: str, url: str, kind: str | None, id_pattern: str | None, no_check: bool
+) -> None:
+    """Add source NAME fetched from URL, after one test fetch of URL.
+
+    When the test fetch does not give a feed the source is still added, with a warning: a
+    feed that is down now may answer at the next ingestion. Nothing fetched is stored.
 
     Example: paperround sources add cs-cl https://rss.arxiv.org/rss/cs.CL --kind arxiv-rss
     """
     spec = SourceSpec(name=name, url=url, kind=kind or AUTO, id_pattern=id_pattern)
+    with rt.sessions() as session:  # closed uncommitted: a dry run of the add
+        add_source(session, spec)  # a bad name, URL or pattern is refused before any fetch
+    probe = None
+    if not no_check:
+        with rt.wiring.fetcher() as fetcher:
+            probe = probe_source(fetcher, url, kind)
     with write_transaction(rt.sessions) as session:
         source = add_source(session, spec)
-    click.echo(f"added source {source.name} ({source.kind}) {source.url}")
+        if probe is not None and probe.ok and probe.kind:
+            change_source(session, name, kind=probe.kind)
+        shown = f"added source {source.name} ({source.kind}) {source.url}"
+    click.echo(shown)
+    if probe is None:
+        return
+    if probe.ok:
+        click.echo(f"  test fetch: a {probe.kind} feed with {probe.entries} entries")
+    else:
+        click.echo(
+            f"Warning: the test fetch of {url} gave no feed: {probe.problem}. The source is "
+            f"added anyway; fix it with `paperround sources remove {name}` and add it again, "
+            f"or check later with `paperround ingest {name}`",
+            err=True,
+        )
 
 
 @sources.command("list")
@@ -91,6 +123,7 @@ def sources_list(rt: Runtime, as_json: bool) -> None:
             "kind": s.kind,
             "url": s.url,
             "enabled": s.enabled,
+            "interval_minutes": s.interval_minutes,
             "last_status": s.last_status,
             "last_error": s.last_error,
             "last_fetched_at": s.last_fetched_at,
@@ -112,6 +145,8 @@ def sources_list(rt: Runtime, as_json: bool) -> None:
             )
             status = s.last_status or "not fetched"
             click.echo(f"{s.name:<20} {s.kind:<11} {status:<12} {when:<21} {s.url}")
+            every = f"every {s.interval_minutes} min"
+            click.echo(f"{'':<20} {every}" + ("" if s.enabled else ", DISABLED (not fetched)"))
             if s.last_error:
                 click.echo(f"{'':<20} error: {s.last_error}")
             if s.next_fetch_at is not None:
@@ -133,6 +168,47 @@ def sources_remove(rt: Runtime, name: str) -> None:
     with write_transaction(rt.sessions) as session:
         remove_source(session, name)
     click.echo(f"removed source {name}")
+
+
+@sources.command("enable")
+@click.argument("name")
+@pass_runtime
+@friendly_errors
+def sources_enable(rt: Runtime, name: str) -> None:
+    """Fetch source NAME again on its schedule (and at once if it was backing off)."""
+    with write_transaction(rt.sessions) as session:
+        change_source(session, name, enabled=True)
+    click.echo(f"enabled source {name}")
+
+
+@sources.command("disable")
+@click.argument("name")
+@pass_runtime
+@friendly_errors
+def sources_disable(rt: Runtime, name: str) -> None:
+    """Stop fetching source NAME (its papers stay; `sources enable` undoes it)."""
+    with write_transaction(rt.sessions) as session:
+        change_source(session, name, enabled=False)
+    click.echo(f"disabled source {name}; `paperround sources enable {name}` fetches it again")
+
+
+@sources.command("set")
+@click.argument("name")
+@click.option(
+    "--interval",
+    "minutes",
+    type=click.IntRange(1),
+    required=True,
+    metavar="MINUTES",
+    help="Fetch NAME at most once every MINUTES minutes (default for new sources: 60).",
+)
+@pass_runtime
+@friendly_errors
+def sources_set(rt: Runtime, name: str, minutes: int) -> None:
+    """Change how often source NAME is fetched by the workers."""
+    with write_transaction(rt.sessions) as session:
+        change_source(session, name, interval_minutes=minutes)
+    click.echo(f"source {name} is fetched at most every {minutes} minutes")
 
 
 def _summary_line(o: SourceOutcome) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import click
@@ -17,6 +18,11 @@ def counts_line(counts: dict[str, int], empty: str) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or empty
 
 
+def plural(count: int, noun: str) -> str:
+    """'1 paper', '2 papers' (every noun here takes an s)."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
 @click.command()
 @json_option
 @pass_runtime
@@ -26,6 +32,9 @@ def status(rt: Runtime, as_json: bool) -> None:
     with rt.sessions() as session:
         sources = list_sources(session)
         ledger = ledger_status(session)
+    # An edition planned for nobody (no reader's filters matched) has nothing to send: it is
+    # not in flight, whatever its status says.
+    ledger = dataclasses.replace(ledger, in_flight=[e for e in ledger.in_flight if e.deliveries])
     queues = queue_depths(rt.settings)
     data: dict[str, Any] = {
         "sources": [

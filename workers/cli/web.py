@@ -21,23 +21,30 @@ from workers.cli.runtime import Runtime, friendly_errors, pass_runtime
     default=None,
     help="Worker threads (default: the web_threads setting).",
 )
+@click.option(
+    "--no-banner", is_flag=True, hidden=True, help="No start-up line (`run` has its own)."
+)
 @pass_runtime
 @friendly_errors
-def web(rt: Runtime, host: str, port: int, threads: int | None) -> None:
+def web(rt: Runtime, host: str, port: int, threads: int | None, no_banner: bool) -> None:
     """Serve the web pages: subscribe, confirm, preferences, unsubscribe, archive, JSON API.
 
+    Each request is logged on standard error, one line, without the tokens of signed links.
     Example: paperround web --port 8000, then open http://127.0.0.1:8000/
     """
     from workers.web import create_app
+    from workers.web.access_log import AccessLog
     from workers.web.server import make_server
 
     settings = rt.settings
     app = create_app(rt.wiring)
+    app.wsgi_app = AccessLog(app.wsgi_app, lambda line: click.echo(line, err=True))  # type: ignore[method-assign]
     server = make_server(app, settings, host=host, port=port, threads=threads)
-    click.echo(
-        f"Paperround web on http://{host}:{server.port}/ "
-        f"(public links use {settings.base_url}); Ctrl-C stops it"
-    )
+    if not no_banner:
+        click.echo(
+            f"Paperround web on http://{host}:{server.port}/ "
+            f"(public links use {settings.base_url}); Ctrl-C stops it"
+        )
     try:
         server.run()
     except KeyboardInterrupt:

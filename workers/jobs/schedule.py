@@ -32,8 +32,17 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": "paperround.send.recover_stalled",
             "schedule": every,
         },
+        # Before the morning's editions: what readers rated yesterday counts today.
+        "nightly-relevance": {
+            "task": "paperround.plan.train_relevance",
+            "schedule": crontab(hour=2, minute=47),
+        },
         "nightly-cleanup": {
             "task": "paperround.plan.nightly_cleanup",
             "schedule": crontab(hour=3, minute=17),
+        },
+        "nightly-ledger-retention": {
+            "task": "paperround.plan.ledger_retention",
+            "schedule": crontab(hour=3, minute=37),
         },
     }

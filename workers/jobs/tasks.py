@@ -18,12 +18,14 @@ from sqlalchemy.exc import OperationalError
 
 from pipeline.delivery.queries import editions_to_send
 from pipeline.delivery.recovery import reconcile_unknown, release_stale_claims
+from pipeline.delivery.retention import compact_ledger
 from pipeline.delivery.sending import send_edition
 from pipeline.digest.compose import DigestComposer
 from pipeline.digest.due import plan_due
 from pipeline.digest.planning import plan_edition
 from pipeline.ingest.catalog import enabled_source_ids, source_by_id, sources_to_fetch
 from pipeline.ingest.run import ingest_source
+from pipeline.relevance.training import train_due
 from pipeline.store.db import write_transaction
 from pipeline.store.maintenance import cleanup
 from pipeline.store.status import Cadence
@@ -164,6 +166,27 @@ def nightly_cleanup() -> dict[str, Any]:
         "snapshots_pruned": report.snapshots_pruned,
         "broker_files_pruned": prune_processed(wiring.settings),
     }
+
+
+@app.task(name="paperround.plan.train_relevance", **_retrying())
+def train_relevance() -> dict[str, Any]:
+    """Nightly: a fresh vocabulary, then the models of readers whose feedback changed."""
+    return train_due(_Process.get().sessions).as_json()
+
+
+RETENTION_BATCHES_PER_RUN = 2000  # 10 million deliveries a night; the rest waits a day
+
+
+@app.task(name="paperround.plan.ledger_retention", **_retrying())
+def nightly_ledger_retention() -> dict[str, Any]:
+    """Nightly: compact closed editions older than delivery_retention_days, in batches."""
+    wiring = _Process.get()
+    report = compact_ledger(
+        wiring.sessions,
+        wiring.settings.delivery_retention_days,
+        max_batches=RETENTION_BATCHES_PER_RUN,
+    )
+    return report.as_json()
 
 
 # --- send ----------------------------------------------------------------------------------

@@ -8,10 +8,20 @@ from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from pipeline.render.context import long_date
 from pipeline.render.fields import safe_url
 from pipeline.resources import templates_dir
 from pipeline.wiring import Wiring
-from workers.web import api, archive, confirm, home, preferences, unsubscribe
+from workers.web import (
+    api,
+    archive,
+    browser_view,
+    confirm,
+    feedback,
+    home,
+    preferences,
+    unsubscribe,
+)
 from workers.web.context import EXTENSION, Web
 from workers.web.limits import RateLimited
 from workers.web.mailer import Busy, ConfirmationMailer
@@ -64,10 +74,11 @@ def create_app(wiring: Wiring) -> Flask:
         mailer=ConfirmationMailer(recorder(wiring), wiring.confirmations.send),
     )
     app.jinja_env.filters["safe_url"] = safe_url  # feed links: only http(s), else no link
+    app.jinja_env.filters["long_date"] = long_date  # English, whatever the process locale
     app.jinja_env.globals.update(
         site_name=settings.site_name, postal_address=settings.postal_address
     )
-    for module in (home, confirm, preferences, unsubscribe, archive, api):
+    for module in (home, confirm, preferences, unsubscribe, feedback, archive, browser_view, api):
         app.register_blueprint(module.bp)
     _error_handlers(app)
     return app

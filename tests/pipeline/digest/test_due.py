@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
-from pipeline.digest.due import ReaderClock, due_groups, is_due
-from pipeline.store.status import Cadence
+from pipeline.digest.due import ReaderClock, due_groups, is_due, plan_due
+from pipeline.store.models import Edition
+from pipeline.store.status import Cadence, EditionStatus
+from tests.conftest import Store
+from tests.support.world import add_readers, seed_papers
 
 
 def reader(
@@ -90,3 +94,35 @@ def test_due_groups_by_cadence_and_local_slot() -> None:
         ("daily", date(2026, 11, 26)): [1, 2],
         ("weekly", date(2026, 11, 23)): [5],
     }
+
+
+# --- plan_due: what beat runs -------------------------------------------------------------
+
+
+def test_plan_due_plans_the_readers_whose_hour_came_and_closes_an_empty_edition(
+    store: Store,
+) -> None:
+    now = datetime(2026, 11, 20, 8, 5, tzinfo=UTC)
+    seed_papers(store.sessions, n=6, now=now - timedelta(hours=2))
+    add_readers(store.sessions, 2, send_hour=8)  # due now: 08:00 UTC
+    add_readers(store.sessions, 1, start=10, send_hour=20)  # not yet
+    add_readers(
+        store.sessions,
+        1,
+        start=20,
+        send_hour=8,
+        cadence="weekly",
+        weekly_day=4,
+        keywords=["nothing-matches-this"],
+    )  # due (a Friday), matches nothing
+    reports = plan_due(store.sessions, pool_size=100, gravity=1.5, catch_up_hours=6, now=now)
+    assert [(str(r.cadence), r.deliveries) for r in reports] == [("daily", 2)]
+    with store.sessions() as session:
+        editions = {str(e.cadence): e for e in session.scalars(select(Edition))}
+    assert editions["daily"].status == EditionStatus.PLANNED  # two readers to send to
+    # the weekly edition nobody due gets is over at once, not left "in flight"
+    assert editions["weekly"].status == EditionStatus.DONE
+    later = plan_due(
+        store.sessions, pool_size=100, gravity=1.5, catch_up_hours=6, now=now + timedelta(hours=12)
+    )
+    assert [(str(r.cadence), r.deliveries) for r in later] == [("daily", 1)]

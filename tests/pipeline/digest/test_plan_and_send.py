@@ -231,5 +231,5 @@ def test_text_part_carries_every_title_and_link_and_html_fits_gmail(
         words = set(text.split())
         missing = sorted(h for h in links if h not in words and f"<{h}>" not in words)
         assert not missing, missing[:5]
-        for personal in ("/unsubscribe/", "/preferences/", "/archive/"):
+        for personal in ("/unsubscribe/", "/preferences/", "/view/", "/feedback/"):
             assert any(personal in h for h in links), personal

@@ -262,7 +262,9 @@ def test_unsubscribe_then_subscribe_again_revokes_old_links(store: Store) -> Non
     assert reader(store, "ann@example.org").unsubscribed_at is None
 
 
-def test_an_active_reader_subscribing_again_changes_nothing(store: Store) -> None:
+def test_an_active_reader_subscribing_again_changes_nothing_but_gets_their_links(
+    store: Store,
+) -> None:
     ann = active_reader(store, "ann@example.org")
     other = Preferences(categories=("math.ST",), keywords=("topology",), cadence="weekly")
     outcome = do_subscribe(
@@ -273,7 +275,7 @@ def test_an_active_reader_subscribing_again_changes_nothing(store: Store) -> Non
         consent=Consent(ConsentChannel.API, ip="198.51.100.7", user_agent="curl"),
     )
     assert outcome.state == SubscribeState.ALREADY_ACTIVE
-    assert outcome.send_confirmation is False
+    assert outcome.send_confirmation is True and outcome.sends_links  # a "your links" mail
     after = reader(store, "ann@example.org")
     assert preferences_of(after) == preferences_of(ann)
     assert after.status == SubscriberStatus.ACTIVE
@@ -529,3 +531,19 @@ def test_an_admin_subscribe_does_not_reactivate_a_reader_who_left(store: Store) 
     do_unsubscribe(store, ann.link_id, ann.token_version)
     do_subscribe(store, "ann@example.org", now=NOW + timedelta(days=1), confirmed=True)
     assert reader(store, "ann@example.org").status != SubscriberStatus.ACTIVE
+
+
+def test_the_links_mail_to_an_active_reader_is_rate_limited_and_self_service_only(
+    store: Store,
+) -> None:
+    active_reader(store, "ann@example.org")
+    first = do_subscribe(store, "ann@example.org", now=NOW + timedelta(hours=1))
+    assert first.sends_links
+    soon = do_subscribe(store, "ann@example.org", now=NOW + timedelta(hours=1, minutes=59))
+    assert soon.state == SubscribeState.ALREADY_ACTIVE and not soon.send_confirmation
+    later = do_subscribe(store, "ann@example.org", now=NOW + timedelta(hours=2, minutes=1))
+    assert later.sends_links
+    admin = Consent(ConsentChannel.CLI)
+    by_admin = do_subscribe(store, "ann@example.org", now=NOW + timedelta(days=1), consent=admin)
+    assert by_admin.state == SubscribeState.ALREADY_ACTIVE and not by_admin.send_confirmation
+    assert reader(store, "ann@example.org").status == SubscriberStatus.ACTIVE

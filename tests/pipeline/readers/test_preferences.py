@@ -15,6 +15,7 @@ from pipeline.readers.preferences import (
     common_timezones,
     validate,
 )
+from pipeline.readers.taxonomy import known_categories
 
 MAX_PAPERS = 25
 
@@ -79,7 +80,9 @@ def test_categories_are_split_on_commas_and_spaces_and_deduplicated(
 @pytest.mark.parametrize(
     "bad",
     [
-        "CS.CL",  # archives are lower case
+        "cs.XY",  # arXiv-shaped, but no such category
+        "cs.ML",  # stat.ML is
+        "quant",
         "c",  # too short
         "cs..CL",
         "cs.CL.x",
@@ -99,8 +102,22 @@ def test_a_category_that_is_not_arxiv_shaped_is_refused(bad: str) -> None:
     assert repr(bad) in str(caught.value)
 
 
+def test_categories_are_looked_up_in_the_arxiv_taxonomy_and_spelled_as_arxiv_does() -> None:
+    assert valid(categories=("CS.cl", "STAT.ml", "Q-BIO", "hep-TH")).categories == (
+        "cs.CL",
+        "stat.ML",
+        "q-bio",
+        "hep-th",
+    )
+    assert valid(categories=("cs.CL;cs.LG; math.ST",)).categories == ("cs.CL", "cs.LG", "math.ST")
+    with pytest.raises(PreferenceError, match=r"'cs\.LGG' is not an arXiv category.*cs\.LG"):
+        valid(categories=("cs.LGG",))
+    assert "cs.CL" in known_categories() and "physics.flu-dyn" in known_categories()
+    assert len(known_categories()) == len(set(known_categories())) > 150
+
+
 def test_too_many_categories() -> None:
-    names = [f"cs.{chr(65 + i // 26)}{chr(65 + i % 26)}" for i in range(MAX_CATEGORIES + 1)]
+    names = [code for code in known_categories() if "." in code][: MAX_CATEGORIES + 1]
     assert len(valid(categories=tuple(names[:MAX_CATEGORIES])).categories) == MAX_CATEGORIES
     with pytest.raises(PreferenceError, match=r"^categories: at most"):
         valid(categories=tuple(names))

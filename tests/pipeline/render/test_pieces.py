@@ -86,12 +86,14 @@ def test_split_text_markers() -> None:
     document, clean = split_document(text, 11, TEXT_PAPER_START, TEXT_PAPERS_END)
     assert clean == "Head\n" + "".join(f"{PAPER_NUMBER}. paper {i}\n" for i in range(11)) + "Tail\n"
     # paper 1's marker must not be taken for the start of paper 10's
-    assert document.join([10, 1], "2 papers") == "Head\n1. paper 10\n2. paper 1\nTail\n"
+    assert (
+        document.join([10, 1], {PAPER_COUNT: "2 papers"}) == "Head\n1. paper 10\n2. paper 1\nTail\n"
+    )
 
 
 def test_join_numbers_the_chosen_fragments_and_fills_the_count() -> None:
     document, _ = split_document(html_document(4), 4, HTML_PAPER_START, HTML_PAPERS_END)
-    joined = document.join([2, 0, 3], "3 papers")
+    joined = document.join([2, 0, 3], {PAPER_COUNT: "3 papers"})
     expected = (
         "<html><p>3 papers papers today</p>\n"
         "<h2>1. Paper 2 \u2013 é</h2><p>one of 3 papers</p>\n"
@@ -104,7 +106,7 @@ def test_join_numbers_the_chosen_fragments_and_fills_the_count() -> None:
 
 def test_join_of_all_in_order_is_the_filled_marker_free_document() -> None:
     document, clean = split_document(html_document(5), 5, HTML_PAPER_START, HTML_PAPERS_END)
-    joined = document.join(range(5), "five")
+    joined = document.join(range(5), {PAPER_COUNT: "five"})
     numbered = clean.replace(PAPER_COUNT, "five")
     for number in range(1, 6):
         numbered = numbered.replace(PAPER_NUMBER, str(number), 1)
@@ -113,13 +115,16 @@ def test_join_of_all_in_order_is_the_filled_marker_free_document() -> None:
 
 def test_join_with_no_papers_is_head_and_tail() -> None:
     document, _ = split_document(html_document(2), 2, HTML_PAPER_START, HTML_PAPERS_END)
-    assert document.join([], "no papers") == HEAD.replace(PAPER_COUNT, "no papers") + TAIL
+    assert (
+        document.join([], {PAPER_COUNT: "no papers"})
+        == HEAD.replace(PAPER_COUNT, "no papers") + TAIL
+    )
 
 
 def test_join_refuses_an_index_outside_the_edition() -> None:
     document, _ = split_document(html_document(2), 2, HTML_PAPER_START, HTML_PAPERS_END)
     with pytest.raises(IndexError):
-        document.join([2], "1 paper")
+        document.join([2], {PAPER_COUNT: "1 paper"})
 
 
 def _document_without(n: int, drop: str) -> str:
@@ -209,6 +214,12 @@ def test_piece_parse_with_a_custom_slot_pattern() -> None:
 PLACEHOLDERS = [
     PAPER_NUMBER,
     PAPER_COUNT,
+    placeholders.RANKING,
+    placeholders.PAPER_SECTION,
+    placeholders.PAPER_REASON,
+    placeholders.PAPER_FEEDBACK,
+    placeholders.feedback_token(1),
+    placeholders.feedback_token(12),
     PAPERS_END,
     PAPER_START.format(0),
     PAPER_START.format(123),
@@ -237,9 +248,13 @@ def test_every_string_constant_of_the_module_is_listed() -> None:
         and name != "PREFIX"
         and not name.startswith(("HTML_", "TEXT_"))  # the markers, wrapped
     }
-    assert constants == set(PLACEHOLDERS) - {PAPER_START.format(0), PAPER_START.format(123)} | {
-        PAPER_START
+    formatted = {
+        PAPER_START.format(0),
+        PAPER_START.format(123),
+        placeholders.feedback_token(1),
+        placeholders.feedback_token(12),
     }
+    assert constants == set(PLACEHOLDERS) - formatted | {PAPER_START, placeholders.FEEDBACK_URL}
 
 
 def test_placeholders_are_distinct_and_none_contains_another() -> None:

@@ -132,11 +132,14 @@ def compiled() -> CompiledEdition:
     return compile_edition(edition(fixture_papers()))
 
 
-def fill_all(document: str, n: int) -> str:
-    """What assembling all n papers must give: the count phrase and numbers 1..n filled."""
+def fill_all(document: str, n: int, ranking: str = "ranked by reader upvotes") -> str:
+    """What assembling all n papers without reasons or feedback must give: the count phrase,
+    the ranking phrase and numbers 1..n filled, the card slots empty."""
     numbers = iter(range(1, n + 1))
     out = re.sub("PRxPAPERxNUMBER", lambda _m: str(next(numbers)), document)
-    return out.replace("PRxPAPERxCOUNT", f"{n} papers")
+    for slot in ("PRxPAPERxSECTION", "PRxPAPERxREASON", "PRxPAPERxFEEDBACK"):
+        out = out.replace(slot, "")
+    return out.replace("PRxPAPERxCOUNT", f"{n} papers").replace("PRxRANKINGxPHRASE", ranking)
 
 
 def visible_text(markup: str) -> str:

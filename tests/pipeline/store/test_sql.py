@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from pipeline.store import sql
 from pipeline.store.db import write_transaction
@@ -15,8 +15,8 @@ from pipeline.store.sql import insert_rows
 from tests.conftest import Store
 
 NOW = datetime(2026, 11, 20, 8, 0, 0, 123456, tzinfo=UTC)
-PAPERS = Paper.__table__
-SIGHTINGS = Sighting.__table__
+PAPERS: Table = Paper.__table__  # type: ignore[assignment]
+SIGHTINGS: Table = Sighting.__table__  # type: ignore[assignment]
 
 
 def _row(n: int, **changes: Any) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def test_rows_read_back_as_the_orm_wrote_them(store: Store) -> None:
     with write_transaction(store.sessions) as session:
         written = insert_rows(
             session, PAPERS, [_row(1), _row(2)], conflict=["key"], returning=["id", "key"]
-        )
+        ).rows
         session.add(Paper(**_row(3)))
     assert [key for _id, key in written] == ["arxiv:2611.00001", "arxiv:2611.00002"]
     with store.sessions() as session:
@@ -79,7 +79,7 @@ def test_conflicting_rows_are_skipped_and_not_returned(store: Store) -> None:
             conflict=["key"],
             returning=["key"],
         )
-    assert again == [("arxiv:2611.00002",)]
+    assert again.rows == [("arxiv:2611.00002",)] and again.count == 1
     with store.sessions() as session:
         assert (
             session.scalar(select(Paper.title).where(Paper.key == "arxiv:2611.00001")) == "Paper 1"
@@ -91,7 +91,9 @@ def test_on_conflict_set_updates_the_row_in_place(store: Store) -> None:
         source = Source(name="s", kind="feed", url="https://example.org/feed")
         session.add(source)
         session.flush()
-        ((paper_id,),) = insert_rows(session, PAPERS, [_row(1)], conflict=["key"], returning=["id"])
+        ((paper_id,),) = insert_rows(
+            session, PAPERS, [_row(1)], conflict=["key"], returning=["id"]
+        ).rows
         sighting = {
             "paper_id": paper_id,
             "source_id": source.id,
@@ -131,7 +133,11 @@ def test_more_rows_than_one_statement_can_bind(
     rows = [_row(n) for n in range(10)]
     with write_transaction(store.sessions) as session:
         written = insert_rows(session, PAPERS, rows, conflict=["key"], returning=["key"])
-    assert sorted(key for (key,) in written) == sorted(r["key"] for r in rows)
+    assert sorted(key for (key,) in written.rows) == sorted(r["key"] for r in rows)
+    assert written.count == len(rows)
+    with write_transaction(store.sessions) as session:
+        again = insert_rows(session, PAPERS, [*rows, _row(99)], conflict=["key"])
+    assert again.count == 1  # counted without RETURNING: only the one new row
 
 
 def test_rows_must_agree_on_their_columns(store: Store) -> None:
@@ -141,4 +147,4 @@ def test_rows_must_agree_on_their_columns(store: Store) -> None:
     ):
         insert_rows(session, PAPERS, [_row(1), {**_row(2), "comment": "x"}], conflict=["key"])
     with write_transaction(store.sessions) as session:
-        assert insert_rows(session, PAPERS, [], conflict=["key"], returning=["id"]) == []
+        assert insert_rows(session, PAPERS, [], conflict=["key"], returning=["id"]).rows == []

@@ -98,7 +98,7 @@ def test_sources_add_list_remove(paperround: Paperround) -> None:
     rows = _sources(paperround)
     assert [r["name"] for r in rows] == ["auto-one", "cs-cl"]
     expected_keys = {
-        "name", "kind", "url", "enabled", "last_status", "last_error",
+        "name", "kind", "url", "enabled", "interval_minutes", "last_status", "last_error",
         "last_fetched_at", "last_ok_at", "last_counts", "failures", "next_fetch_at", "options",
     }  # fmt: skip
     for row in rows:

@@ -22,6 +22,8 @@ def test_beat_schedule_has_every_periodic_job() -> None:
         "paperround.send.queue_due",
         "paperround.send.recover_stalled",
         "paperround.plan.nightly_cleanup",
+        "paperround.plan.ledger_retention",
+        "paperround.plan.train_relevance",
     }
     assert tasks <= set(app.tasks)  # each one is registered under that name
     plan = schedule["plan-and-send-due-editions"]["schedule"]
@@ -42,6 +44,8 @@ def test_task_names_say_their_queue_and_differ_from_the_pipeline_functions() -> 
         "plan_edition",
         "send_edition",
         "cleanup",
+        "compact_ledger",
+        "train_due",
     }
 
 

@@ -14,7 +14,7 @@ from pipeline.store.db import write_transaction
 from pipeline.store.models import Source
 from pipeline.store.status import SuppressionReason
 from tests.support.world import add_readers, link_id_of
-from tests.workers.web.site import Site
+from tests.workers.web.site import Site, message_text
 
 
 def _path(url: str, site: Site) -> str:
@@ -106,12 +106,18 @@ def test_subscribe_answers_identically_for_every_kind_of_address(site: Site) -> 
         )
     assert len(seen) == 1, seen
     site.drain()
-    # Only the new, pending and unsubscribed readers were mailed; the page never said so.
-    assert {m.rcpt_tos[0] for m in site.smtp.messages} == {
+    # The new, pending and unsubscribed readers were mailed a confirm link and the active one
+    # their links, once; the bounced address nothing. The page never said which.
+    mailed = {m.rcpt_tos[0]: message_text(m.data) for m in site.smtp.messages}
+    assert set(mailed) == {
         "new@fresh.example",
+        "reader0@active.example",
         "reader0@gone.example",
         "reader0@pending.example",
     }
+    assert "/confirm/" not in mailed["reader0@active.example"]
+    assert "/preferences/" in mailed["reader0@active.example"]
+    assert len(site.smtp.messages) == 4  # form and API asked twice each: one mail each
 
 
 @pytest.mark.parametrize(
