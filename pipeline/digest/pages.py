@@ -19,6 +19,7 @@ from pipeline.digest.planning import edition_papers, slot_for
 from pipeline.ranking.ranked import RankedPaper, ranked_papers
 from pipeline.readers.lifecycle import SubscriptionError, reader_from_link
 from pipeline.render.context import long_date, short_date
+from pipeline.render.edition import ranking_phrase
 from pipeline.store.models import Edition
 from pipeline.store.status import Cadence
 from pipeline.timeutil import utcnow
@@ -55,6 +56,11 @@ class EditionPage:
     heading: str  # "Tuesday's papers"
     date_label: str  # "Tuesday, 1 December 2026"
     papers: list[RankedPaper]
+
+    @property
+    def ranked_by(self) -> str:
+        """How the papers are ordered, worded as the digest words it."""
+        return ranking_phrase(False, any(paper.upvotes for paper in self.papers))
 
 
 def _page(edition: Edition, papers: list[RankedPaper], today: date) -> EditionPage:

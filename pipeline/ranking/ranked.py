@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pipeline.ranking.trending import VELOCITY_WINDOW, Signals, trending_score
+from pipeline.ranking.trending import VELOCITY_WINDOW, Signals, aging_since, trending_score
 from pipeline.store.models import Paper, Sighting, UpvoteSnapshot
 from pipeline.timeutil import utcnow
 
@@ -156,9 +156,11 @@ def listed_since(listed_at: datetime | None, first_seen_at: datetime) -> datetim
     return listed_at if listed_at is not None else first_seen_at
 
 
-def rank_order(paper: RankedPaper) -> tuple[float, int, str]:
-    """Best first; equal scores by upvotes, then by key (unique), so the order is total."""
-    return (-paper.score, -paper.upvotes, paper.key)
+def rank_order(paper: RankedPaper) -> tuple[float, float, str]:
+    """Best first; equal scores newest first (when its age started), then by key (unique),
+    so the order is total. top.py `_order` is the same on its light rows."""
+    started = aging_since(listed_since(paper.listed_at, paper.first_seen_at), paper.published_at)
+    return (-paper.score, -started.timestamp(), paper.key)
 
 
 def ranked_papers(

@@ -35,7 +35,7 @@ from pipeline.ranking.ranked import (
     source_counts,
     velocities,
 )
-from pipeline.ranking.trending import Signals, trending_score
+from pipeline.ranking.trending import Signals, aging_since, trending_score
 from pipeline.store.models import Paper, Source
 from pipeline.timeutil import utcnow
 
@@ -57,10 +57,11 @@ class _Scored:
     velocity: int
     sources: int
     score: float
+    started: float  # when its age started (POSIX seconds): the first tie-break
 
 
-def _order(paper: _Scored) -> tuple[float, int, str]:
-    return (-paper.score, -paper.upvotes, paper.key)  # ranked.py rank_order, on light rows
+def _order(paper: _Scored) -> tuple[float, float, str]:
+    return (-paper.score, -paper.started, paper.key)  # ranked.py rank_order, on light rows
 
 
 @dataclass
@@ -131,7 +132,10 @@ class _Walk:
         for pid, key, upvotes, listed, published in new.values():
             signals = Signals(upvotes, gained.get(pid, 0), counts.get(pid, 0), listed, published)
             score = trending_score(signals, self.now, self.gravity)
-            self.seen[pid] = _Scored(pid, key, upvotes, signals.velocity, signals.sources, score)
+            started = aging_since(listed, published).timestamp()
+            self.seen[pid] = _Scored(
+                pid, key, upvotes, signals.velocity, signals.sources, score, started
+            )
 
     def best(self, top: int) -> list[_Scored]:
         return heapq.nsmallest(top, self.seen.values(), key=_order)

@@ -13,6 +13,10 @@
   re-listed long after publication is judged by its fresh listing);
 - gravity (setting `ranking_gravity`, default 1.5) sets how fast old papers sink, as on
   Hacker News; the +1 and +2 keep brand-new, vote-less papers ordered by age, not tied.
+
+Equal scores are ordered by date (the newer start of aging first), then by store key
+(unique), so a ranking is a total order: the same papers always come out in the same order,
+in the digest, the CLI and the home page alike.
 """
 
 from __future__ import annotations
@@ -32,10 +36,16 @@ class Signals:
     published_at: datetime | None
 
 
+def aging_since(listed_at: datetime, published_at: datetime | None) -> datetime:
+    """When a paper's age starts: its listing, or its publication when that is later. Also
+    the ranking's first tie-break (ranked.py `rank_order`): the newer paper first."""
+    if published_at is not None and published_at > listed_at:
+        return published_at
+    return listed_at
+
+
 def age_hours(signals: Signals, now: datetime) -> float:
-    start = signals.listed_at
-    if signals.published_at is not None and signals.published_at > start:
-        start = signals.published_at
+    start = aging_since(signals.listed_at, signals.published_at)
     return max(0.0, (now - start).total_seconds() / 3600)
 
 

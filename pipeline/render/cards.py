@@ -5,7 +5,8 @@ Lee; trending: +12 upvotes today") and its feedback links differ between segment
 edition, so they are slots the compiled pieces are split on (pipeline/render/pieces.py) and
 these functions write what fills them: escaped HTML with its styles inline (premailer ran
 long before), and wrapped plain text. Reasons quote paper titles, which are untrusted:
-they are escaped and stripped of placeholder look-alikes like every other feed text.
+they are escaped and stripped of placeholder look-alikes like every other feed text, and
+their TeX is shown as Unicode as on the card (pipeline/render/tex.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 
 from pipeline.render.fields import neutralize_tokens
 from pipeline.render.placeholders import feedback_token
+from pipeline.render.tex import tex_to_text
 
 FOLLOWED_HEADING = "From authors you follow"
 OTHERS_HEADING = "More papers for you"
@@ -26,7 +28,8 @@ INDENT = "    "
 
 
 def _clean(text: str) -> str:
-    return neutralize_tokens(" ".join(text.split()))
+    """One line, TeX shown as Unicode (reasons quote titles), token look-alikes broken."""
+    return neutralize_tokens(" ".join(tex_to_text(text).split()))
 
 
 def reason_html(reasons: Sequence[str]) -> str:

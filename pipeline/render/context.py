@@ -20,6 +20,8 @@ from pipeline.render.fields import (
 )
 from pipeline.render.model import DigestPaper, EditionContent
 from pipeline.render.placeholders import PAPER_COUNT, for_templates
+from pipeline.render.tex import tex_to_text
+from pipeline.render.ways_in import way_in
 from pipeline.text import one_line
 
 _LINK_LABELS = (("pdf", "PDF"), ("html", "HTML"), ("code", "Code"), ("project", "Project"))
@@ -83,27 +85,36 @@ def edition_context(content: EditionContent) -> dict[str, Any]:
 
 
 def _paper_context(paper: DigestPaper) -> dict[str, Any]:
-    abstract_url = safe_url(paper.links.get("abs"))
-    title_url = abstract_url or safe_url(paper.links.get("html"))
+    """A card's fields. TeX becomes Unicode here, on the plain text before trimming (and
+    before Jinja escapes it); the paper itself keeps what the feed said."""
+    way = way_in(paper.links, paper.arxiv_id)
     links = [
         (label, url) for name, label in _LINK_LABELS if (url := safe_url(paper.links.get(name)))
     ]
+    doi_links = [(f"DOI {way.doi}", way.doi_url)] if way.doi and way.doi_url else []
+    # The HTML card's title is the link; an item's own page also shows its host, so a reader
+    # sees where a non-arXiv link leads. The text part lists every link, the title's first.
+    own = [(way.host, way.url)] if way.host and way.url else []
+    text_links = links + ([("DOI", way.doi_url)] if way.doi_url else [])
+    if way.url and all(url != way.url for _, url in text_links):
+        text_links.insert(0, (way.label, way.url))
     categories = ", ".join(clean_text(c, 40) for c in paper.categories[:MAX_CATEGORIES_SHOWN])
     upvotes_label = f"{paper.upvotes} upvote" + ("" if paper.upvotes == 1 else "s")
     meta = " - ".join(part for part in (upvotes_label if paper.upvotes else "", categories) if part)
-    all_links = ([("Abstract", abstract_url)] if abstract_url else []) + links
+    title = tex_to_text(paper.title)
     return {
-        "title": clean_text(paper.title, TITLE_LIMIT),
-        "title_url": title_url,
-        "authors": shorten_authors(paper.authors),
-        "abstract": trim_abstract(paper.abstract),
-        "tldr": clean_text(paper.summary, TLDR_LIMIT) if paper.summary else None,
+        "title": clean_text(title, TITLE_LIMIT),
+        "title_url": way.url,
+        "authors": shorten_authors(tuple(tex_to_text(name) for name in paper.authors)),
+        "abstract": trim_abstract(tex_to_text(paper.abstract)),
+        "tldr": clean_text(tex_to_text(paper.summary), TLDR_LIMIT) if paper.summary else None,
         "upvotes": paper.upvotes,
         "upvotes_label": upvotes_label,
         "categories": categories,
         "meta": meta,
-        "links": links,
-        "all_links": all_links,
+        "links": own + links + doi_links,
+        "all_links": text_links,
+        "doi": way.doi,
         "thumbnail": safe_url(paper.thumbnail),
-        "thumbnail_alt": "Figure: " + clean_text(paper.title, 60),
+        "thumbnail_alt": "Figure: " + clean_text(title, 60),
     }

@@ -107,11 +107,18 @@ class CompiledEdition:
     @staticmethod
     def ranking(personal: bool, papers: Sequence[DigestPaper]) -> str:
         """How these papers are ordered, as the digest's intro says it."""
-        if personal:
-            return "picked for you from your interests and what is trending"
-        if any(paper.upvotes for paper in papers):
-            return "ranked by reader upvotes"
-        return "ranked by how new they are and how many feeds list them"
+        return ranking_phrase(personal, any(paper.upvotes for paper in papers))
+
+
+def ranking_phrase(personal: bool, upvoted: bool) -> str:
+    """How a list of papers is ordered, in words: upvotes are named only when some paper
+    has any (a list from feeds without votes is ordered by age and how widely it is listed).
+    The digest's intro and the site's edition pages both say it this way."""
+    if personal:
+        return "picked for you from your interests and what is trending"
+    if upvoted:
+        return "ranked by reader upvotes"
+    return "ranked by how new they are and how many feeds list them"
 
 
 def count_phrase(n_papers: int) -> str:

@@ -10,6 +10,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pipeline.render.context import long_date
 from pipeline.render.fields import safe_url
+from pipeline.render.tex import tex_to_text
+from pipeline.render.ways_in import way_in
 from pipeline.resources import templates_dir
 from pipeline.wiring import Wiring
 from workers.web import (
@@ -75,6 +77,8 @@ def create_app(wiring: Wiring) -> Flask:
     )
     app.jinja_env.filters["safe_url"] = safe_url  # feed links: only http(s), else no link
     app.jinja_env.filters["long_date"] = long_date  # English, whatever the process locale
+    app.jinja_env.filters["tex"] = tex_to_text  # titles, abstracts: TeX shown as Unicode
+    app.jinja_env.globals["way_in"] = way_in  # a paper's title link and DOI, as in the mail
     app.jinja_env.globals.update(
         site_name=settings.site_name, postal_address=settings.postal_address
     )

@@ -185,6 +185,16 @@ def test_ties_and_an_empty_window(store: Store) -> None:
         assert top_trending(session, 0, since=SINCE, now=NOW) == []
 
 
+def test_equal_scores_are_ordered_newest_first_then_by_key(store: Store) -> None:
+    """3 points 10 hours old and 1 point 2 hours old both score 0.25 at gravity 1: the
+    newer paper first, whatever its upvotes; the same score and date go by key."""
+    older_voted = Spec(upvotes=2, seen_hours_ago=10.0)
+    _write(store, [older_voted, Spec(seen_hours_ago=2.0), Spec(seen_hours_ago=2.0)])
+    fast, full = _both(store, top=3, gravity=1.0, batch=1)
+    assert {p.score for p in full} == {0.25}
+    assert fast == full and [p.key for p in full] == ["k00001", "k00002", "k00000"]
+
+
 @contextmanager
 def _rows_read(engine: Engine) -> Iterator[list[int]]:
     """Rows every SELECT returned: each statement is run again on a raw cursor and counted."""

@@ -165,8 +165,9 @@ def test_paper_links_and_labels() -> None:
     "bad", ["javascript:alert(1)", "data:text/html,<b>x</b>", "/abs/1", "ftp://x.example/1"]
 )
 def test_non_http_links_yield_no_link(bad: str) -> None:
-    paper = one_paper(links={"abs": bad, "pdf": bad, "code": "https://github.com/a/b"})
-    assert paper["title_url"] is None
+    links = {"abs": bad, "pdf": bad, "link": bad, "doi": bad, "code": "https://github.com/a/b"}
+    paper = one_paper(arxiv_id=None, links=links)
+    assert paper["title_url"] is None and paper["doi"] is None
     assert paper["links"] == [("Code", "https://github.com/a/b")]
     assert paper["all_links"] == [("Code", "https://github.com/a/b")]
 
@@ -178,8 +179,91 @@ def test_title_link_falls_back_to_html() -> None:
 
 
 def test_no_links_at_all() -> None:
-    paper = one_paper(links={})
+    paper = one_paper(arxiv_id=None, links={})
     assert paper["title_url"] is None and paper["links"] == [] and paper["all_links"] == []
+
+
+def test_an_arxiv_paper_whose_links_are_lost_still_links_its_abstract() -> None:
+    paper = one_paper(links={})
+    assert paper["title_url"] == "https://arxiv.org/abs/2611.00001"
+    assert paper["all_links"] == [("Abstract", "https://arxiv.org/abs/2611.00001")]
+
+
+def test_a_feed_item_keyed_by_its_link_links_its_own_page_and_names_the_host() -> None:
+    own = "https://lab.example.org/posts/sparse-attention?id=7"
+    paper = one_paper(
+        key="https://lab.example.org/posts/sparse-attention", arxiv_id=None, links={"link": own}
+    )
+    assert paper["title_url"] == own
+    assert paper["links"] == [("lab.example.org", own)]
+    assert paper["all_links"] == [("Link", own)]
+    assert paper["doi"] is None
+
+
+def test_a_feed_item_keyed_by_doi_links_its_page_and_shows_the_doi() -> None:
+    own = "https://www.biorxiv.org/content/10.1101/2024.01.02.573001v1"
+    doi_url = "https://doi.org/10.1101/2024.01.02.573001"
+    paper = one_paper(
+        key="doi:10.1101/2024.01.02.573001",
+        arxiv_id=None,
+        links={"doi": doi_url, "link": own},
+    )
+    assert paper["title_url"] == own
+    assert paper["doi"] == "10.1101/2024.01.02.573001"
+    assert paper["links"] == [
+        ("www.biorxiv.org", own),
+        ("DOI 10.1101/2024.01.02.573001", doi_url),
+    ]
+    assert paper["all_links"] == [("Link", own), ("DOI", doi_url)]
+
+
+def test_a_doi_alone_is_the_title_link() -> None:
+    doi_url = "https://doi.org/10.5555/ABC%2F12"
+    paper = one_paper(key="doi:10.5555/abc/12", arxiv_id=None, links={"doi": doi_url})
+    assert paper["title_url"] == doi_url
+    assert paper["doi"] == "10.5555/ABC/12"
+    assert paper["all_links"] == [("DOI", doi_url)]
+
+
+@pytest.mark.parametrize(
+    "not_a_doi",
+    [
+        "https://example.org/10.1/x",  # not a DOI resolver
+        "https://doi.org/",
+        "https://doi.org/11.1234/x",
+        "javascript:alert(1)",
+    ],
+)
+def test_only_a_resolver_link_to_a_doi_shows_a_doi(not_a_doi: str) -> None:
+    paper = one_paper(links={"abs": "https://arxiv.org/abs/1", "doi": not_a_doi})
+    assert paper["doi"] is None
+    assert all(not label.startswith("DOI") for label, _ in paper["links"])
+
+
+def test_an_arxiv_paper_with_a_journal_doi_shows_both() -> None:
+    paper = one_paper(
+        links={"abs": "https://arxiv.org/abs/1", "doi": "https://doi.org/10.1103/PhysRevD.1.1"}
+    )
+    assert paper["title_url"] == "https://arxiv.org/abs/1"
+    assert paper["links"] == [("DOI 10.1103/PhysRevD.1.1", "https://doi.org/10.1103/PhysRevD.1.1")]
+    assert paper["all_links"][0] == ("Abstract", "https://arxiv.org/abs/1")
+
+
+def test_tex_is_shown_as_unicode_on_the_card_and_kept_in_the_paper() -> None:
+    title = r"$\alpha$-Stable Schr\"odinger Bridges in $O(n^{2})$"
+    source = make_paper(
+        title=title,
+        abstract=r"We bound the error by $\epsilon \leq 10^{-3}$ for $\mathbf{x}_i$.",
+        summary=r"$\beta$-VAEs, faster",
+        authors=(r"Paul Erd\H{o}s",),
+    )
+    paper = edition_context(make_content(source))["papers"][0]
+    assert paper["title"] == "\u03b1-Stable Schrödinger Bridges in O(n²)"
+    assert paper["abstract"] == "We bound the error by ϵ ≤ 10⁻³ for xᵢ."
+    assert paper["tldr"] == "β-VAEs, faster"
+    assert paper["authors"] == "Paul Erdős"
+    assert paper["thumbnail_alt"] == "Figure: \u03b1-Stable Schrödinger Bridges in O(n²)"
+    assert source.title == title  # the paper (and so the store) keeps the TeX
 
 
 @pytest.mark.parametrize(

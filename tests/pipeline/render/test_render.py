@@ -330,9 +330,111 @@ def test_html_has_no_script_no_external_css_and_keeps_phone_and_dark_styles() ->
     # Two stacking columns for a paper with a thumbnail; the width attribute survived premailer.
     assert tree.xpath("//div[contains(@class, 'mj-column-per-25')]//img/@width") == ["96"]
     assert tree.xpath("//img/@alt")[0].startswith("Figure: Scaling laws")
-    # premailer inlined our own CSS onto the elements.
+    # premailer inlined our own CSS onto the elements: the title is visibly a link, in
+    # light mode (inline) and dark mode (the link colour, not the text colour, wins).
     title_link = tree.xpath("//h2[@class='title']/a")[0]
-    assert "text-decoration:none" in title_link.get("style").replace(" ", "")
+    title_style = title_link.get("style").replace(" ", "")
+    assert "text-decoration:underline" in title_style and "color:#0b57d0" in title_style
+    assert "h2 a" not in styles
+
+
+# --- every paper has a way in ------------------------------------------------------------
+
+
+def feed_item(key: str, links: dict[str, str], **changes: object) -> DigestPaper:
+    """A paper from a generic RSS/Atom feed: no arXiv id, keyed by its link or its DOI."""
+    values: dict[str, object] = {
+        "key": key,
+        "arxiv_id": None,
+        "title": "Notes on sparse attention",
+        "authors": ("Ann Lee",),
+        "abstract": "A lab's post about a paper.",
+        "categories": (),
+        "upvotes": 0,
+        "links": links,
+    }
+    values.update(changes)
+    return DigestPaper(**values)  # type: ignore[arg-type]
+
+
+def test_feed_items_link_their_page_and_show_their_doi_in_html_and_text() -> None:
+    own = "https://lab.example.org/posts/7?ref=feed&x=1"
+    doi_url = "https://doi.org/10.1101/2024.01.02.573001"
+    by_link = feed_item("link-item", {"link": own}, title="Posted by a lab")
+    by_doi = feed_item("doi-item", {"doi": doi_url}, title="Printed by a journal")
+    compiled = compile_edition(edition([by_link, by_doi]))
+    html_out, text_out = personalize(compiled.assemble(["link-item", "doi-item"]), LINKS)
+    tree = lxml.html.document_fromstring(html_out)
+    titles = {a.text_content(): a.get("href") for a in tree.xpath("//h2[@class='title']/a")}
+    assert titles == {"Posted by a lab": own, "Printed by a journal": doi_url}
+    shown = {a.text_content(): a.get("href") for a in tree.xpath("//p[@class='links']/a")}
+    assert shown["lab.example.org"] == own  # where the link leads, as text
+    assert shown["DOI 10.1101/2024.01.02.573001"] == doi_url
+    assert f"Link:     {own}" in text_out
+    assert f"DOI:      {doi_url}" in text_out
+
+
+def test_every_card_title_is_a_link() -> None:
+    papers = [*fixture_papers(), feed_item("k1", {"link": "https://a.example/1"})]
+    papers.append(feed_item("k2", {"doi": "https://doi.org/10.1/2"}, title="Another item"))
+    compiled = compile_edition(edition(papers))
+    html_out, _ = personalize(compiled.assemble([p.key for p in papers]), LINKS)
+    tree = lxml.html.document_fromstring(html_out)
+    cards = tree.xpath("//h2[@class='title']")
+    assert len(cards) == len(papers)
+    assert all(card.xpath("./a[starts-with(@href, 'https://')]") for card in cards)
+
+
+# --- TeX ------------------------------------------------------------------------------------
+
+
+def test_tex_reads_as_unicode_in_html_and_text_and_escaping_holds() -> None:
+    paper = feed_item(
+        "tex",
+        {"abs": "https://arxiv.org/abs/2411.00001"},
+        title=r"$\alpha$-Stable <Noise> & $x < y$ Bounds: \textbf{<b>bold</b>}",
+        abstract=r"We show $\epsilon \leq 10^{-3}$ with $\mathcal{O}(n \log n)$ cost, "
+        r"Schr\"odinger's way.",
+    )
+    compiled = compile_edition(edition([paper]))
+    html_out, text_out = personalize(compiled.assemble(["tex"]), LINKS)
+    title = "\u03b1-Stable <Noise> & x < y Bounds: <b>bold</b>"
+    abstract = "We show ϵ ≤ 10⁻³ with O(n log n) cost, Schrödinger's way."
+    assert title in visible_text(html_out) and abstract in visible_text(html_out)
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html_out and "<b>bold" not in html_out
+    flat = " ".join(text_out.split())
+    assert title in flat and abstract in flat  # plain text: not escaped
+    for raw in ("$", "\\alpha", "\\leq", "\\textbf", "\\mathcal", '\\"o'):
+        assert raw not in visible_text(html_out) and raw not in flat
+
+
+def test_tex_in_a_quoted_title_reads_as_unicode_in_the_reasons() -> None:
+    paper = fixture_papers()[0]
+    compiled = compile_edition(edition([paper]))
+    reason = r'similar to "$\beta$-VAEs revisited", which you liked'
+    body = compiled.assemble([paper.key], reasons=[(reason,)])
+    html_out, text_out = personalize(body, LINKS)
+    assert 'Why: similar to "β-VAEs revisited", which you liked' in visible_text(html_out)
+    assert 'similar to "β-VAEs revisited"' in " ".join(text_out.split())
+
+
+# --- how a segment is ranked -----------------------------------------------------------------
+
+
+def test_the_intro_says_upvotes_only_when_the_segment_has_upvotes() -> None:
+    voted = fixture_papers()[0]
+    assert voted.upvotes > 0
+    quiet = feed_item("quiet", {"link": "https://a.example/q"}, upvotes=0)
+    compiled = compile_edition(edition([voted, quiet], intro=None))
+    with_votes = compiled.assemble([voted.key, quiet.key])
+    without = compiled.assemble(["quiet"])
+    personal = compiled.assemble(["quiet"], reasons=[("new in the window",)])
+    assert "ranked by reader upvotes." in visible_text(with_votes.html)
+    for body in (without, personal):
+        assert "upvote" not in visible_text(body.html).lower()
+        assert "upvote" not in body.text.lower()
+    assert "ranked by how new they are and how many feeds list them." in without.text
+    assert "picked for you from your interests" in visible_text(personal.html)
 
 
 # --- size budget ----------------------------------------------------------------------------
