@@ -10,7 +10,16 @@ from datetime import UTC, datetime
 
 from bench.common import RESULTS_DIR
 
-BENCHMARKS = ["ingest", "digest", "web", "service", "imports", "relevance", "retention"]
+BENCHMARKS = [
+    "ingest",
+    "digest",
+    "web",
+    "service",
+    "imports",
+    "relevance",
+    "relevance_quality",
+    "retention",
+]
 
 
 def main(argv: list[str]) -> int:

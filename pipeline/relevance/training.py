@@ -31,6 +31,7 @@ from pipeline.store.models import (
     RelevanceModel,
     RelevanceVectorizer,
 )
+from pipeline.store.sql import among
 from pipeline.timeutil import utcnow
 
 VOCABULARY_DAYS = 60
@@ -166,7 +167,9 @@ class Trainer:
             ids = list(
                 self.session.scalars(
                     select(Paper.id)
-                    .where(Paper.listed_at >= since)
+                    # never a paper listed after `now`: evaluation trains "as of" a past
+                    # split, and a later paper the reader went on to like is no negative
+                    .where(Paper.listed_at >= since, Paper.listed_at <= self.now)
                     .order_by(Paper.listed_at.desc(), Paper.id.desc())
                     .limit(NEGATIVE_POOL)
                 )
@@ -231,7 +234,7 @@ class Trainer:
         for start in range(0, len(subscriber_ids), CHUNK):
             rows = self.session.execute(
                 select(Rating.subscriber_id, Rating.paper_id)
-                .where(Rating.subscriber_id.in_(list(subscriber_ids[start : start + CHUNK])))
+                .where(among(Rating.subscriber_id, list(subscriber_ids[start : start + CHUNK])))
                 .order_by(Rating.subscriber_id, Rating.updated_at.desc(), Rating.id.desc())
             )
             for reader, paper in rows:
@@ -244,7 +247,9 @@ class Trainer:
         for start in range(0, len(subscriber_ids), CHUNK):
             rows = self.session.execute(
                 select(ReaderInterests.subscriber_id, ReaderInterests.seeds).where(
-                    ReaderInterests.subscriber_id.in_(list(subscriber_ids[start : start + CHUNK]))
+                    among(
+                        ReaderInterests.subscriber_id, list(subscriber_ids[start : start + CHUNK])
+                    )
                 )
             )
             for reader, ids in rows:
@@ -305,7 +310,7 @@ def stale_readers(
         )
     )
     if subscriber_ids is not None:
-        query = query.where(ReaderInterests.subscriber_id.in_(list(subscriber_ids)))
+        query = query.where(among(ReaderInterests.subscriber_id, list(subscriber_ids)))
     query = query.order_by(ReaderInterests.subscriber_id)
     if limit is not None:
         query = query.limit(limit)
@@ -334,7 +339,7 @@ def load_models(session: Session, subscriber_ids: Sequence[int]) -> dict[int, Re
                 RelevanceModel.ratings,
                 RelevanceModel.prototype_ids,
                 RelevanceModel.data,
-            ).where(RelevanceModel.subscriber_id.in_(list(subscriber_ids[start : start + CHUNK])))
+            ).where(among(RelevanceModel.subscriber_id, subscriber_ids[start : start + CHUNK]))
         )
         for reader, version, ratings, prototype_ids, data in rows:
             models[reader] = ReaderModel.from_bytes(data, version, ratings, prototype_ids or [])

@@ -215,3 +215,13 @@ def test_evaluation_replays_ratings_and_beats_the_baselines_on_a_clear_taste(sto
     assert result.auc["model"] > 0.8 > result.auc["trending"]
     ndcg = result.as_json()["ndcg_at_10"]
     assert isinstance(ndcg, dict) and set(ndcg) == {"model", "trending", "keywords"}
+
+
+def test_weak_negatives_are_never_papers_listed_after_training_time(store: Store) -> None:
+    earlier = seed_fields(store.sessions, NOW - timedelta(days=2), prefix="2610", half=0)
+    later = seed_fields(store.sessions, NOW + timedelta(days=2), prefix="2612", half=1)
+    with store.sessions() as session:
+        vectorizer = Vectorizers(session).current_or_fit(NOW + timedelta(days=3))
+        pool = set(Trainer(session, vectorizer, NOW)._negatives().ids)
+    assert pool == {pid for ids in earlier.values() for pid in ids}
+    assert pool.isdisjoint(pid for ids in later.values() for pid in ids)
