@@ -4,7 +4,7 @@ PYTHON  ?= python3
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 
-.PHONY: install system-deps run test test-fast lint format bench clean
+.PHONY: install system-deps run test test-fast lint format bench bench-scale clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,9 +42,14 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## bench: the benchmarks; figures go to docs/benchmarks.md
+## bench: the benchmarks; figures go to docs/benchmarks.md (the million-reader runs: bench-scale)
 bench: install system-deps
 	$(BIN)/python -m bench
+	@echo "the million-reader runs (PostgreSQL, ~15 min) are separate: make bench-scale"
+
+## bench-scale: planning at 100,000 and 1,000,000 readers and 30 editions in a row (PostgreSQL)
+bench-scale: install
+	$(BIN)/python -m bench scale
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -42,7 +42,6 @@ from pipeline.delivery.ledger import (
     LostClaim,
     SendPolicy,
     Settlement,
-    among,
     claim_batch,
 )
 from pipeline.delivery.queries import due_rows, next_retry_in
@@ -50,6 +49,7 @@ from pipeline.mail.transport import Exchange, SendOutcome, SendStatus, StagedTra
 from pipeline.readers.addresses import smtp_address
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Edition, SentHistory, Subscriber, Suppression
+from pipeline.store.sql import among
 from pipeline.store.status import (
     HALTED_EDITION,
     DeliveryStatus,

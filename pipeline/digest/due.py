@@ -27,6 +27,7 @@ from pipeline.delivery.sending import finish_if_done
 from pipeline.digest.planning import PlanReport, plan_edition, slot_for
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Subscriber
+from pipeline.store.sql import range_end
 from pipeline.store.status import Cadence, SubscriberStatus
 from pipeline.timeutil import utcnow
 
@@ -68,10 +69,15 @@ def is_due(reader: ReaderClock, now: datetime, catch_up_hours: int = 6) -> date 
 def due_groups(
     readers: Iterable[ReaderClock], now: datetime, catch_up_hours: int = 6
 ) -> dict[tuple[Cadence, date], list[int]]:
-    """Readers due now, grouped by (cadence, local slot date): one planning call per group."""
+    """Readers due now, grouped by (cadence, local slot date): one planning call per group.
+    Readers mostly share a handful of clocks, so each distinct clock is worked out once."""
     groups: dict[tuple[Cadence, date], list[int]] = defaultdict(list)
+    slots: dict[tuple[Cadence, int, str, int], date | None] = {}
     for reader in readers:
-        slot = is_due(reader, now, catch_up_hours)
+        clock = (reader.cadence, reader.send_hour, reader.timezone, reader.weekly_day)
+        if clock not in slots:
+            slots[clock] = is_due(reader, now, catch_up_hours)
+        slot = slots[clock]
         if slot is not None:
             groups[(reader.cadence, slot)].append(reader.subscriber_id)
     return dict(groups)
@@ -87,24 +93,37 @@ def plan_due(
 ) -> list[PlanReport]:
     """Plan the editions of every reader whose local send hour has come (what beat runs).
 
-    Each chunk of readers is its own transaction, so a large list never holds one long lock;
-    the reports returned are those that added deliveries."""
+    Readers are read PLAN_CHUNK ids at a time, stepped over the primary key, and each
+    chunk's due readers are planned at once, one transaction per (chunk, edition): memory
+    stays flat however many readers there are, and a large list never holds one long lock.
+    Returns the reports that added deliveries."""
     now = now or utcnow()
-    with factory() as session:
-        rows = session.execute(
-            select(
-                Subscriber.id,
-                Subscriber.cadence,
-                Subscriber.send_hour,
-                Subscriber.timezone,
-                Subscriber.weekly_day,
-            ).where(Subscriber.status == SubscriberStatus.ACTIVE, Subscriber.paused.is_(False))
-        ).all()
-    groups = due_groups((ReaderClock(*row) for row in rows), now, catch_up_hours)
-    reports = []
-    for (cadence, slot), reader_ids in sorted(groups.items()):
-        added = 0
-        for start in range(0, len(reader_ids), PLAN_CHUNK):
+    reports: list[PlanReport] = []
+    editions: dict[tuple[Cadence, date], tuple[int, int]] = {}  # (edition id, rows added)
+    after = 0
+    while True:
+        with factory() as session:
+            end = range_end(session, Subscriber.id, after, PLAN_CHUNK)
+            if end is None:
+                break
+            rows = session.execute(
+                select(
+                    Subscriber.id,
+                    Subscriber.cadence,
+                    Subscriber.send_hour,
+                    Subscriber.timezone,
+                    Subscriber.weekly_day,
+                ).where(
+                    Subscriber.id > after,
+                    Subscriber.id <= end,
+                    Subscriber.status == SubscriberStatus.ACTIVE,
+                    Subscriber.paused.is_(False),
+                )
+            ).all()
+        after = end
+        groups = due_groups((ReaderClock(*row) for row in rows), now, catch_up_hours)
+        for group, reader_ids in sorted(groups.items()):
+            cadence, slot = group
             with write_transaction(factory) as session:
                 report = plan_edition(
                     session,
@@ -113,13 +132,15 @@ def plan_due(
                     now=now,
                     pool_size=pool_size,
                     gravity=gravity,
-                    subscriber_ids=reader_ids[start : start + PLAN_CHUNK],
+                    subscriber_ids=reader_ids,
                 )
-            added += report.deliveries
+            _, added = editions.get(group, (report.edition_id, 0))
+            editions[group] = (report.edition_id, added + report.deliveries)
             if report.deliveries:
                 reports.append(report)
+    for edition_id, added in editions.values():
         if not added:
             # nobody due got anything: the edition is not left "in flight" (readers whose
             # hour comes later put it back to planned, as for any done edition)
-            finish_if_done(factory, report.edition_id, now)
+            finish_if_done(factory, edition_id, now)
     return reports

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from pipeline.ingest.identifiers import parse_arxiv_id
 from pipeline.readers.interests import Interests, interests_of
 from pipeline.store.models import Paper, Rating, ReaderInterests, Subscriber
-from pipeline.store.sql import insert_for
+from pipeline.store.sql import among, insert_for
 from pipeline.store.status import RatingVia, SubscriberStatus
 from pipeline.timeutil import utcnow
 
@@ -130,7 +130,7 @@ def ratings_by_reader(session: Session, subscriber_ids: Sequence[int]) -> dict[i
     for start in range(0, len(ids), 5000):
         rows = session.execute(
             select(Rating.subscriber_id, Rating.paper_id, Rating.value).where(
-                Rating.subscriber_id.in_(ids[start : start + 5000])
+                among(Rating.subscriber_id, ids[start : start + 5000])
             )
         )
         for reader, paper, value in rows:

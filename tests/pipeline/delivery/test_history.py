@@ -1,13 +1,16 @@
-"""papers_sent_to: what planning asks to keep "never the same paper twice", whichever of
-the ledger or the compacted history holds an edition's rows."""
+"""SentBefore: what planning asks to keep "never the same paper twice", whichever of the
+ledger or the compacted history holds an edition's rows, reading only editions that share a
+candidate."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from pipeline.delivery.history import papers_sent_to
+from pipeline.delivery.history import SentBefore
 from pipeline.delivery.retention import compact_ledger
 from pipeline.store.db import write_transaction
 from pipeline.store.models import Delivery, Edition, Segment, Subscriber
@@ -16,6 +19,19 @@ from tests.conftest import Store
 from tests.support.world import add_readers
 
 T0 = datetime(2026, 1, 1, 8, tzinfo=UTC)
+EVERY_PAPER = range(1, 20)
+
+
+def papers_sent_to(
+    session: Session,
+    readers: Sequence[int],
+    candidates: Collection[int] = EVERY_PAPER,
+    *,
+    since: datetime = T0 - timedelta(days=1),
+    exclude_edition_id: int | None = None,
+) -> dict[int, set[int]]:
+    history = SentBefore(session, candidates, since=since, exclude_edition_id=exclude_edition_id)
+    return history.for_readers(session, readers)
 
 
 def _edition(store: Store, day: int, rows: dict[int, tuple[str, list[int]]]) -> int:
@@ -106,3 +122,18 @@ def test_the_answer_is_the_same_after_retention_compacted_the_edition(store: Sto
         }
     assert after == before
     assert before["all"] == {a: {1, 2, 4}, c: {3}}
+
+
+def test_only_editions_that_share_a_candidate_are_read(store: Store) -> None:
+    a, b = _readers(store, 2)
+    first = _edition(store, 0, {a: ("sent", [1, 2]), b: ("sent", [3])})
+    second = _edition(store, 1, {a: ("sent", [4]), b: ("sent", [5])})
+    with store.sessions() as session:
+        fresh = SentBefore(session, [10, 11], since=T0 - timedelta(days=1))
+        assert fresh.editions == [] and fresh.for_readers(session, [a, b]) == {}
+        relisted = SentBefore(session, [3, 4, 10], since=T0 - timedelta(days=1))
+        assert relisted.editions == sorted([first, second])
+        assert relisted.for_readers(session, [a, b]) == {a: {4}, b: {3}}
+        recent = SentBefore(session, [3, 4], since=T0 + timedelta(hours=12))
+        assert recent.editions == [second]
+        assert recent.for_readers(session, [a, b]) == {a: {4}}

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
-from pipeline.delivery.history import papers_sent_to
+from pipeline.delivery.history import SentBefore
 from pipeline.delivery.queries import delivery_counts, edition_summary, ledger_status
 from pipeline.delivery.recovery import reconcile_unknown, request_resend
 from pipeline.delivery.retention import compact_ledger
@@ -23,6 +24,7 @@ from pipeline.store.models import (
     Delivery,
     DeliveryAttempt,
     Edition,
+    Paper,
     Segment,
     SentHistory,
     Subscriber,
@@ -82,6 +84,13 @@ def _rows(store: Store, model: type, **where: object) -> int:
         for name, value in where.items():
             query = query.where(getattr(model, name) == value)
         return int(session.scalar(query) or 0)
+
+
+def papers_sent_to(session: Session, readers: list[int]) -> dict[int, set[int]]:
+    """Every paper each reader got, in any edition."""
+    papers = list(session.scalars(select(Paper.id)))
+    history = SentBefore(session, papers, since=utcnow() - timedelta(days=3650))
+    return history.for_readers(session, readers)
 
 
 def _reader_ids(store: Store) -> list[int]:

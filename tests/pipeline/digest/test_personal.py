@@ -146,6 +146,35 @@ def test_planning_again_adds_no_one_and_history_excludes_sent_papers(store: Stor
     assert tomorrow.deliveries == 0  # yesterday's window, all of it sent or older: no repeats
 
 
+def test_a_paper_listed_again_goes_only_to_readers_who_did_not_get_it(store: Store) -> None:
+    _, new = _world(store)
+    ann = reader(store.sessions, "reader7@example.org", papers_per_digest=3)
+    with write_transaction(store.sessions) as session:
+        plan_edition(session, now=NOW)
+        session.execute(update(Delivery).values(status="sent"))
+    got = _selection(store, ann)
+    assert got is not None and len(got.paper_ids) == 3
+    bob = reader(store.sessions, "reader8@example.org", papers_per_digest=3)
+    relisted = NOW + timedelta(hours=20)  # a new version: in tomorrow's window again
+    everything = [pid for ids in new.values() for pid in ids]
+    with write_transaction(store.sessions) as session:
+        session.execute(update(Paper).where(Paper.id.in_(everything)).values(listed_at=relisted))
+        tomorrow = plan_edition(session, now=NOW + timedelta(days=1))
+    assert tomorrow.deliveries == 2
+    with store.sessions() as session:
+        picked = dict(
+            session.execute(
+                select(Delivery.subscriber_id, Segment.paper_ids)
+                .join(Segment, Segment.id == Delivery.segment_id)
+                .where(Delivery.edition_id == tomorrow.edition_id)
+            )
+            .tuples()
+            .all()
+        )
+    assert set(picked[ann.id]).isdisjoint(got.paper_ids)
+    assert set(got.paper_ids) <= set(picked[bob.id])  # the best are still the best for Bob
+
+
 def test_the_message_carries_reasons_sections_and_each_readers_feedback_links(
     store: Store, tmp_path: Path
 ) -> None:

@@ -148,3 +148,31 @@ def test_rows_must_agree_on_their_columns(store: Store) -> None:
         insert_rows(session, PAPERS, [_row(1), {**_row(2), "comment": "x"}], conflict=["key"])
     with write_transaction(store.sessions) as session:
         assert insert_rows(session, PAPERS, [], conflict=["key"], returning=["id"]).rows == []
+
+
+def test_values_every_row_shares_are_written_to_each(store: Store) -> None:
+    shared = {"first_seen_at": NOW, "updated_at": NOW, "upvotes": 7, "categories": ["cs.AI"]}
+    rows = [{k: v for k, v in _row(n).items() if k not in shared} for n in range(1, 4)]
+    with write_transaction(store.sessions) as session:
+        written = insert_rows(session, PAPERS, rows, conflict=["key"], same=shared)
+    assert written.count == 3
+    with store.sessions() as session:
+        papers = list(session.scalars(select(Paper).order_by(Paper.key)))
+    assert [(p.upvotes, p.categories, p.first_seen_at) for p in papers] == [(7, ["cs.AI"], NOW)] * 3
+    assert [p.title for p in papers] == ["Paper 1", "Paper 2", "Paper 3"]
+
+
+def test_among_matches_a_batch_of_ids_and_an_empty_one(store: Store) -> None:
+    with write_transaction(store.sessions) as session:
+        insert_rows(session, PAPERS, [_row(n) for n in range(1, 6)], conflict=["key"])
+    with store.sessions() as session:
+        ids = sorted(session.scalars(select(Paper.id)))
+        assert (
+            sorted(session.scalars(select(Paper.id).where(sql.among(Paper.id, ids[1:3]))))
+            == (ids[1:3])
+        )
+        assert list(session.scalars(select(Paper.id).where(sql.among(Paper.id, [])))) == []
+        # the same statement shape with other ids gives their rows, not cached ones
+        assert list(session.scalars(select(Paper.id).where(sql.among(Paper.id, [ids[4]])))) == [
+            ids[4]
+        ]
