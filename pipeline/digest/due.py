@@ -15,19 +15,17 @@ happens twice (fall back) the ledger's (edition, reader) uniqueness stops a seco
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import String, select, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.delivery.sending import finish_if_done
-from pipeline.digest.planning import PlanReport, plan_edition, slot_for
-from pipeline.store.db import write_transaction
+from pipeline.digest.planning import EditionPlanner, PlanReport, slot_for
 from pipeline.store.models import Subscriber
-from pipeline.store.sql import range_end
 from pipeline.store.status import Cadence, SubscriberStatus
 from pipeline.timeutil import utcnow
 
@@ -93,54 +91,75 @@ def plan_due(
 ) -> list[PlanReport]:
     """Plan the editions of every reader whose local send hour has come (what beat runs).
 
-    Readers are read PLAN_CHUNK ids at a time, stepped over the primary key, and each
-    chunk's due readers are planned at once, one transaction per (chunk, edition): memory
-    stays flat however many readers there are, and a large list never holds one long lock.
-    Returns the reports that added deliveries."""
+    Readers are read PLAN_CHUNK at a time in id order, and each chunk's due readers are
+    planned at once, one transaction per (chunk, edition), through one EditionPlanner per
+    edition: memory stays flat however many readers there are, and a large list never
+    holds one long lock. Returns the reports that added deliveries."""
     now = now or utcnow()
     reports: list[PlanReport] = []
-    editions: dict[tuple[Cadence, date], tuple[int, int]] = {}  # (edition id, rows added)
-    after = 0
-    while True:
-        with factory() as session:
-            end = range_end(session, Subscriber.id, after, PLAN_CHUNK)
-            if end is None:
-                break
-            rows = session.execute(
-                select(
-                    Subscriber.id,
-                    Subscriber.cadence,
-                    Subscriber.send_hour,
-                    Subscriber.timezone,
-                    Subscriber.weekly_day,
-                ).where(
-                    Subscriber.id > after,
-                    Subscriber.id <= end,
-                    Subscriber.status == SubscriberStatus.ACTIVE,
-                    Subscriber.paused.is_(False),
-                )
-            ).all()
-        after = end
-        groups = due_groups((ReaderClock(*row) for row in rows), now, catch_up_hours)
-        for group, reader_ids in sorted(groups.items()):
-            cadence, slot = group
-            with write_transaction(factory) as session:
-                report = plan_edition(
-                    session,
-                    cadence=cadence,
-                    day=slot,
-                    now=now,
-                    pool_size=pool_size,
-                    gravity=gravity,
-                    subscriber_ids=reader_ids,
-                )
-            _, added = editions.get(group, (report.edition_id, 0))
-            editions[group] = (report.edition_id, added + report.deliveries)
-            if report.deliveries:
-                reports.append(report)
-    for edition_id, added in editions.values():
-        if not added:
+    added: dict[tuple[Cadence, date], int] = {}
+    with factory() as session:
+        planners: dict[tuple[Cadence, date], EditionPlanner] = {}
+        for reader_ids_by_group in _due_chunks(factory, now, catch_up_hours):
+            for group, reader_ids in sorted(reader_ids_by_group.items()):
+                with session.begin():
+                    session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
+                    planner = planners.get(group)
+                    if planner is None:
+                        planner = planners[group] = EditionPlanner(
+                            session,
+                            cadence=group[0],
+                            day=group[1],
+                            now=now,
+                            pool_size=pool_size,
+                            gravity=gravity,
+                        )
+                    report = planner.plan(reader_ids)
+                added[group] = added.get(group, 0) + report.deliveries
+                if report.deliveries:
+                    reports.append(report)
+        editions = {group: planner.edition_id for group, planner in planners.items()}
+    for group, edition_id in editions.items():
+        if not added.get(group):
             # nobody due got anything: the edition is not left "in flight" (readers whose
             # hour comes later put it back to planned, as for any done edition)
             finish_if_done(factory, edition_id, now)
     return reports
+
+
+def _due_chunks(
+    factory: sessionmaker[Session], now: datetime, catch_up_hours: int
+) -> Iterator[dict[tuple[Cadence, date], list[int]]]:
+    """Due readers by (cadence, slot), PLAN_CHUNK readers read at a time in id order. The
+    read has no filter but the key (status and pause are checked here), so its plan is an
+    index range scan whatever the table's statistics say."""
+    after = 0
+    while True:
+        with factory() as session:
+            rows = session.execute(
+                select(
+                    Subscriber.id,
+                    type_coerce(Subscriber.status, String),
+                    Subscriber.paused,
+                    type_coerce(Subscriber.cadence, String),
+                    Subscriber.send_hour,
+                    Subscriber.timezone,
+                    Subscriber.weekly_day,
+                )
+                .where(Subscriber.id > after)
+                .order_by(Subscriber.id)
+                .limit(PLAN_CHUNK)
+            ).all()
+        if not rows:
+            return
+        after = rows[-1][0]
+        cadences = {c: Cadence(c) for c in {row[3] for row in rows}}
+        yield due_groups(
+            (
+                ReaderClock(reader, cadences[cadence], hour, zone, weekday)
+                for reader, status, paused, cadence, hour, zone, weekday in rows
+                if status == SubscriberStatus.ACTIVE and not paused
+            ),
+            now,
+            catch_up_hours,
+        )
