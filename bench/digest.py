@@ -64,9 +64,9 @@ def _plan_and_render(make_engine: Callable[[], AbstractContextManager[Engine]]) 
         with factory() as session:
             jobs = [
                 ClaimedDelivery(
-                    d_id, plan.edition_id, seg, tuple(ids), sub, link, email, key, tv, 0
+                    d_id, plan.edition_id, seg, tuple(ids), sub, link, email, key, tv, 0, (why, fol)
                 )
-                for d_id, seg, ids, sub, link, email, key, tv in session.execute(
+                for d_id, seg, ids, sub, link, email, key, tv, why, fol in session.execute(
                     select(
                         Delivery.id,
                         Delivery.segment_id,
@@ -76,6 +76,8 @@ def _plan_and_render(make_engine: Callable[[], AbstractContextManager[Engine]]) 
                         Subscriber.email,
                         Subscriber.email_key,
                         Subscriber.token_version,
+                        Segment.reasons,  # as claim_batch reads them
+                        Segment.followed,
                     )
                     .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
                     .join(Segment, Segment.id == Delivery.segment_id)

@@ -113,6 +113,19 @@ def _mark_sent(engine: Engine, factory: sessionmaker[Session], edition: int, now
         conn.execute(text("ANALYZE"))
 
 
+def _autovacuum(engine: Engine) -> dict[str, int]:
+    """How often autovacuum and autoanalyze have processed `deliveries` so far: they run
+    beside planning on the same cores once its chunks are committed."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT autovacuum_count, autoanalyze_count FROM pg_stat_user_tables "
+                "WHERE relname = 'deliveries' AND schemaname = current_schema()"
+            )
+        ).one()
+    return {"autovacuum_count": int(row[0]), "autoanalyze_count": int(row[1])}
+
+
 def _plan(factory: sessionmaker[Session], path: str, now: datetime) -> tuple[int, int]:
     """(edition id, deliveries) of the day's edition, planned by the CLI's or beat's path."""
     if path == "cli":
@@ -142,7 +155,14 @@ def main(readers: int, editions: int, path: str) -> dict[str, Any]:
             start = time.perf_counter()
             edition, deliveries = _plan(factory, path, now)
             plan_s = time.perf_counter() - start
-            runs.append({"plan_s": plan_s, "deliveries": deliveries, "peak_rss_mb": peak_rss_mb()})
+            runs.append(
+                {
+                    "plan_s": plan_s,
+                    "deliveries": deliveries,
+                    "peak_rss_mb": peak_rss_mb(),
+                    **_autovacuum(engine),
+                }
+            )
             _mark_sent(engine, factory, edition, now + timedelta(minutes=30))
     return {"readers": readers, "editions": editions, "path": path, "seed_s": seed_s, "runs": runs}
 

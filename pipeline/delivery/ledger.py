@@ -93,6 +93,9 @@ class ClaimedDelivery:
     email_key: str
     token_version: int
     attempts: int
+    # The segment's reasons and followed positions, read with the claim (one query per
+    # batch, not one per segment while composing); None when the claim did not read them.
+    segment_notes: tuple[list[list[str]] | None, list[int] | None] | None = None
 
 
 @dataclass
@@ -214,15 +217,14 @@ def claim_batch(
                 ).where(among(Subscriber.id, (c.subscriber_id for c in claimed)))
             ).tuples()
         }
-        papers: dict[int, list[int]] = dict(
-            session.execute(
-                select(Segment.id, Segment.paper_ids).where(
+        segments = {
+            segment_id: (paper_ids, (reasons, followed))
+            for segment_id, paper_ids, reasons, followed in session.execute(
+                select(Segment.id, Segment.paper_ids, Segment.reasons, Segment.followed).where(
                     among(Segment.id, (c.segment_id for c in claimed))
                 )
-            )
-            .tuples()
-            .all()
-        )
+            ).tuples()
+        }
     jobs = []
     for delivery_id, segment_id, subscriber_id, attempts in sorted(
         claimed, key=lambda c: (c[1], c[0])
@@ -233,13 +235,14 @@ def claim_batch(
                 delivery_id,
                 edition_id,
                 segment_id,
-                tuple(papers[segment_id]),
+                tuple(segments[segment_id][0]),
                 subscriber_id,
                 link_id,
                 email,
                 email_key,
                 token_version,
                 attempts,
+                segments[segment_id][1],
             )
         )
     return jobs

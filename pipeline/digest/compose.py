@@ -302,6 +302,18 @@ class DigestComposer:
             delivery.email,
             links,
             message_id,
-            extras=self.extras(delivery.segment_id),
+            extras=self.extras_for(delivery),
         )
         return Composed(message=message, message_id=message_id)
+
+    def extras_for(self, delivery: ClaimedDelivery) -> SegmentExtras:
+        """The segment's extras from the claim when it read them, else from the store."""
+        if delivery.segment_notes is None:
+            return self.extras(delivery.segment_id)
+        found = self._extras.get(delivery.segment_id)
+        if found is None:
+            found = extras_of(delivery.paper_ids, *delivery.segment_notes)
+            self._extras[delivery.segment_id] = found
+            if len(self._extras) > SEGMENT_CACHE:
+                self._extras.popitem(last=False)
+        return found

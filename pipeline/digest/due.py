@@ -20,12 +20,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import String, select, type_coerce
+from sqlalchemy import String, Text, cast, exists, select, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.delivery.sending import finish_if_done
-from pipeline.digest.planning import EditionPlanner, PlanReport, slot_for
-from pipeline.store.models import Subscriber
+from pipeline.digest.planning import (
+    EditionPlanner,
+    EligibleReader,
+    PlanReport,
+    json_list,
+    slot_for,
+)
+from pipeline.store.models import Subscriber, Suppression
 from pipeline.store.status import Cadence, SubscriberStatus
 from pipeline.timeutil import utcnow
 
@@ -100,8 +106,8 @@ def plan_due(
     added: dict[tuple[Cadence, date], int] = {}
     with factory() as session:
         planners: dict[tuple[Cadence, date], EditionPlanner] = {}
-        for reader_ids_by_group in _due_chunks(factory, now, catch_up_hours):
-            for group, reader_ids in sorted(reader_ids_by_group.items()):
+        for due_now in _due_chunks(factory, now, catch_up_hours):
+            for group, readers in sorted(due_now.items()):
                 with session.begin():
                     session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
                     planner = planners.get(group)
@@ -114,7 +120,7 @@ def plan_due(
                             pool_size=pool_size,
                             gravity=gravity,
                         )
-                    report = planner.plan(reader_ids)
+                    report = planner.plan_readers(readers)
                 added[group] = added.get(group, 0) + report.deliveries
                 if report.deliveries:
                     reports.append(report)
@@ -129,10 +135,12 @@ def plan_due(
 
 def _due_chunks(
     factory: sessionmaker[Session], now: datetime, catch_up_hours: int
-) -> Iterator[dict[tuple[Cadence, date], list[int]]]:
-    """Due readers by (cadence, slot), PLAN_CHUNK readers read at a time in id order. The
-    read has no filter but the key (status and pause are checked here), so its plan is an
-    index range scan whatever the table's statistics say."""
+) -> Iterator[dict[tuple[Cadence, date], list[EligibleReader]]]:
+    """Due readers by (cadence, slot), with what selection needs of them, PLAN_CHUNK
+    readers read at a time in id order. The read has no filter but the key (status, pause
+    and suppression are checked here), so its plan is an index range scan whatever the
+    table's statistics say."""
+    suppressed = exists().where(Suppression.email_key == Subscriber.email_key)
     after = 0
     while True:
         with factory() as session:
@@ -141,10 +149,14 @@ def _due_chunks(
                     Subscriber.id,
                     type_coerce(Subscriber.status, String),
                     Subscriber.paused,
+                    suppressed,
                     type_coerce(Subscriber.cadence, String),
                     Subscriber.send_hour,
                     Subscriber.timezone,
                     Subscriber.weekly_day,
+                    cast(Subscriber.categories, Text),
+                    cast(Subscriber.keywords, Text),
+                    Subscriber.papers_per_digest,
                 )
                 .where(Subscriber.id > after)
                 .order_by(Subscriber.id)
@@ -153,13 +165,19 @@ def _due_chunks(
         if not rows:
             return
         after = rows[-1][0]
-        cadences = {c: Cadence(c) for c in {row[3] for row in rows}}
-        yield due_groups(
-            (
-                ReaderClock(reader, cadences[cadence], hour, zone, weekday)
-                for reader, status, paused, cadence, hour, zone, weekday in rows
-                if status == SubscriberStatus.ACTIVE and not paused
-            ),
-            now,
-            catch_up_hours,
-        )
+        cadences = {c: Cadence(c) for c in {row[4] for row in rows}}
+        mailable = [
+            row for row in rows if row[1] == SubscriberStatus.ACTIVE and not row[2] and not row[3]
+        ]
+        clocks = (ReaderClock(r[0], cadences[r[4]], r[5], r[6], r[7]) for r in mailable)
+        groups = due_groups(clocks, now, catch_up_hours)
+        if not groups:
+            continue
+        by_id = {r[0]: r for r in mailable}
+        yield {
+            group: [
+                EligibleReader(i, json_list(by_id[i][8]), json_list(by_id[i][9]), by_id[i][10])
+                for i in ids
+            ]
+            for group, ids in groups.items()
+        }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -167,7 +167,9 @@ ONLINE_TRAINING = 2000  # out-of-date models trained during one planning call, a
 
 
 @dataclass(frozen=True, slots=True)
-class _Eligible:
+class EligibleReader:
+    """What selection needs of a reader who may get this edition."""
+
     id: int
     categories: tuple[str, ...]
     keywords: tuple[str, ...]
@@ -176,7 +178,7 @@ class _Eligible:
 
 def _eligible_chunks(
     session: Session, edition: Edition, subscriber_ids: Sequence[int] | None
-) -> Iterator[list[_Eligible]]:
+) -> Iterator[list[EligibleReader]]:
     """Eligible readers CHUNK ids at a time, in id order (a chunk may be empty), only the
     columns selection needs: `subscriber_ids` (the beat's list) or every reader, stepped
     over the primary key (pipeline/store/sql.py range_end says why). Readers already in the
@@ -194,9 +196,9 @@ def _eligible_chunks(
         ~exists().where(Suppression.email_key == Subscriber.email_key),
     )
 
-    def read(bounded: Select[tuple[int, str, str, int]]) -> list[_Eligible]:
+    def read(bounded: Select[tuple[int, str, str, int]]) -> list[EligibleReader]:
         return [
-            _Eligible(reader, _json_list(categories), _json_list(keywords), papers)
+            EligibleReader(reader, json_list(categories), json_list(keywords), papers)
             for reader, categories, keywords, papers in session.execute(
                 bounded.order_by(Subscriber.id)
             ).tuples()
@@ -214,7 +216,7 @@ def _eligible_chunks(
 
 
 @functools.lru_cache(maxsize=4096)
-def _json_list(value: str | None) -> tuple[str, ...]:
+def json_list(value: str | None) -> tuple[str, ...]:
     """A JSON list read as text and decoded once per distinct value: most readers' lists
     are empty or shared with many others, and decoding each row's cost a third of reading
     a chunk."""
@@ -368,6 +370,16 @@ class EditionPlanner:
     def plan(self, subscriber_ids: Sequence[int] | None = None) -> PlanReport:
         """Add every eligible reader (or those of `subscriber_ids`) not in the edition yet.
         The caller commits."""
+        return self._plan(lambda edition: _eligible_chunks(self.session, edition, subscriber_ids))
+
+    def plan_readers(self, readers: Sequence[EligibleReader]) -> PlanReport:
+        """Add these readers, whose eligibility the caller checked (the beat reads them
+        with their clocks, and reading them again cost a third of its extra time per
+        chunk); readers already in the edition are skipped. The caller commits. A reader
+        who left since is caught at send time, as for any planned row."""
+        return self._plan(lambda _edition: iter([list(readers)]))
+
+    def _plan(self, chunks_of: Callable[[Edition], Iterator[list[EligibleReader]]]) -> PlanReport:
         session = self.session
         edition = session.execute(
             select(Edition)
@@ -388,7 +400,7 @@ class EditionPlanner:
         )
         self.created = False
         segment_keys: set[int] = set()  # 8 bytes of each key: a million readers cost MBs
-        for chunk in _eligible_chunks(session, edition, subscriber_ids):
+        for chunk in chunks_of(edition):
             if not chunk:
                 continue
             planned = _already_in(session, self.edition_id, [r.id for r in chunk])
@@ -434,7 +446,7 @@ def _select_chunk(
     index: EditionIndex,
     models: _Models,
     history: SentBefore,
-    readers: Sequence[_Eligible],
+    readers: Sequence[EligibleReader],
 ) -> dict[int, Selection]:
     picks = _pick_chunk(session, index, models, history, readers)
     made: dict[int, Selection] = {}  # readers who want the same things share one list
@@ -453,7 +465,7 @@ def _pick_chunk(
     index: EditionIndex,
     models: _Models,
     history: SentBefore,
-    readers: Sequence[_Eligible],
+    readers: Sequence[EligibleReader],
 ) -> dict[int, list[Pick]]:
     """Each reader's picks: their interests, model, ratings and history read for the chunk
     at once."""
@@ -576,7 +588,7 @@ def explain_selection(
     index = EditionIndex(papers, vectorizers, lambda ids: paper_titles(session, ids))
     models = _Models(session, vectorizers, utcnow())
     history = _history_of(session, edition)
-    reader = _Eligible(row[0], tuple(row[1] or ()), tuple(row[2] or ()), row[3])
+    reader = EligibleReader(row[0], tuple(row[1] or ()), tuple(row[2] or ()), row[3])
     chosen = _pick_chunk(session, index, models, history, [reader])
     by_id = {p.id: p for p in papers}
     return [

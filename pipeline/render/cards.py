@@ -11,6 +11,7 @@ their TeX is shown as Unicode as on the card (pipeline/render/tex.py).
 
 from __future__ import annotations
 
+import functools
 import html
 import textwrap
 from collections.abc import Sequence
@@ -33,13 +34,25 @@ def _clean(text: str) -> str:
 
 
 def reason_html(reasons: Sequence[str]) -> str:
+    return _reason_html(tuple(reasons))
+
+
+def reason_text(reasons: Sequence[str]) -> str:
+    return _reason_text(tuple(reasons))
+
+
+# Reasons repeat across segments ("matches cs.LG", a followed author): each distinct list is
+# cleaned, escaped and wrapped once per process, not once per card of every segment.
+@functools.lru_cache(maxsize=8192)
+def _reason_html(reasons: tuple[str, ...]) -> str:
     if not reasons:
         return ""
     said = html.escape("; ".join(_clean(r) for r in reasons), quote=True)
     return f'<p class="why" style="margin:0 0 6px;font-size:13px;{_MUTED}">Why: {said}</p>'
 
 
-def reason_text(reasons: Sequence[str]) -> str:
+@functools.lru_cache(maxsize=8192)
+def _reason_text(reasons: tuple[str, ...]) -> str:
     if not reasons:
         return ""
     said = "Why: " + "; ".join(_clean(r) for r in reasons)

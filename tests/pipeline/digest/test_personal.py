@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from pipeline.delivery.ledger import claim_batch
 from pipeline.digest.compose import SegmentExtras
 from pipeline.digest.planning import explain_selection, plan_edition
 from pipeline.digest.preview import message_parts
@@ -223,6 +224,26 @@ def test_the_message_carries_reasons_sections_and_each_readers_feedback_links(
         extras=SegmentExtras(),
     )
     assert b"/feedback/" not in reasonless and b"PRx" not in reasonless
+
+
+def test_a_claim_carries_its_segments_reasons_and_the_message_is_the_same(
+    store: Store, tmp_path: Path
+) -> None:
+    _, new = _world(store)
+    fan = reader(store.sessions, "reader8@example.org", categories=["astro-ph"])
+    with store.sessions() as session:
+        followed = get(session, Paper, new["genomics"][5]).authors[0]
+    with write_transaction(store.sessions) as session:
+        save_interests(session, fan.id, Interests(follow_authors=(followed,)), NOW)
+    _plan(store)
+    segment = _selection(store, fan)
+    assert segment is not None
+    (claimed,) = claim_batch(store.sessions, segment.edition_id, "sender-a", 5, NOW)
+    assert claimed.segment_notes == (segment.reasons, segment.followed)
+    wiring = Wiring(settings_for(tmp_path, store.url), store.sessions)
+    from_claim = wiring.composer().extras_for(claimed)
+    from_store = wiring.composer().extras(segment.id)
+    assert from_claim == from_store and from_claim != SegmentExtras()
 
 
 def test_explaining_a_readers_selection_matches_what_planning_picked(store: Store) -> None:
