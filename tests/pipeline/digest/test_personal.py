@@ -176,9 +176,8 @@ def test_a_paper_listed_again_goes_only_to_readers_who_did_not_get_it(store: Sto
     assert set(got.paper_ids) <= set(picked[bob.id])  # the best are still the best for Bob
 
 
-def test_the_message_carries_reasons_sections_and_each_readers_feedback_links(
-    store: Store, tmp_path: Path
-) -> None:
+def _planned_fan(store: Store) -> tuple[Subscriber, str]:
+    """A reader of astro-ph who follows a genomics author, planned into today's edition."""
     _, new = _world(store)
     fan = reader(store.sessions, "reader8@example.org", categories=["astro-ph"])
     with store.sessions() as session:
@@ -186,6 +185,13 @@ def test_the_message_carries_reasons_sections_and_each_readers_feedback_links(
     with write_transaction(store.sessions) as session:
         save_interests(session, fan.id, Interests(follow_authors=(followed,)), NOW)
     _plan(store)
+    return fan, followed
+
+
+def test_the_message_carries_reasons_sections_and_each_readers_feedback_links(
+    store: Store, tmp_path: Path
+) -> None:
+    fan, followed = _planned_fan(store)
     wiring = Wiring(settings_for(tmp_path, store.url), store.sessions)
     composer = wiring.composer()
     segment = _selection(store, fan)
@@ -229,13 +235,7 @@ def test_the_message_carries_reasons_sections_and_each_readers_feedback_links(
 def test_a_claim_carries_its_segments_reasons_and_the_message_is_the_same(
     store: Store, tmp_path: Path
 ) -> None:
-    _, new = _world(store)
-    fan = reader(store.sessions, "reader8@example.org", categories=["astro-ph"])
-    with store.sessions() as session:
-        followed = get(session, Paper, new["genomics"][5]).authors[0]
-    with write_transaction(store.sessions) as session:
-        save_interests(session, fan.id, Interests(follow_authors=(followed,)), NOW)
-    _plan(store)
+    fan, _followed = _planned_fan(store)
     segment = _selection(store, fan)
     assert segment is not None
     (claimed,) = claim_batch(store.sessions, segment.edition_id, "sender-a", 5, NOW)
