@@ -51,8 +51,11 @@ def _among_in_list(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(_Among, "postgresql")
 def _among_any_array(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
     column = compiler.process(element.column, **kw)
+    if not element.ids:
+        return "1 != 1"
     ids = bindparam(f"among_{next(_AMONG)}", element.ids, type_=ARRAY(BigInteger))
-    return f"{column} = ANY({compiler.process(ids, **kw)})"
+    low, high = element.ids[0], element.ids[-1]
+    return f"({column} BETWEEN {low} AND {high} AND {column} = ANY({compiler.process(ids, **kw)}))"
 
 
 _AMONG = itertools.count(1)
@@ -66,7 +69,14 @@ def among(
     PostgreSQL: one array parameter (`column = ANY(:ids)`); as thousands of bound
     parameters, or as literals, psycopg parses the statement's text on the client, which cost
     more than the query (5,000 ids: ~0.1 s). SQLite: the ints written into the SQL (its
-    driver binds nothing it does not have to, and the bound-parameter limit is 32,766)."""
+    driver binds nothing it does not have to, and the bound-parameter limit is 32,766).
+
+    On PostgreSQL the ids' range comes too, as a plain BETWEEN: when the table's statistics
+    say the other key column's value is rare (an edition being filled, not analyzed since),
+    the planner kept `= ANY` out of the index condition and filtered every entry of that
+    value instead, once per batch (2.3 s per batch half way through a million readers). A
+    range on the index's next column is always an index condition, so the scan is bounded
+    by the batch whatever the statistics say."""
     element: ColumnElement[Any] = (
         column.__clause_element__() if isinstance(column, InstrumentedAttribute) else column
     )
