@@ -45,7 +45,7 @@ format: install
 ## bench: the benchmarks; figures go to docs/benchmarks.md (the million-reader runs: bench-scale)
 bench: install system-deps
 	$(BIN)/python -m bench
-	@echo "the million-reader runs (PostgreSQL, ~15 min) are separate: make bench-scale"
+	@echo "the million-reader runs (PostgreSQL, ~20 min) are separate: make bench-scale"
 
 ## bench-scale: planning at 100,000 and 1,000,000 readers and 30 editions in a row (PostgreSQL)
 bench-scale: install

@@ -7,7 +7,7 @@
 - editions: 30 consecutive daily editions for 100,000 readers, each sent before the next is
   planned; the 30th must plan within 15% of the 2nd ("never twice" costs O(candidates)).
 
-Each configuration is a fresh process and schema (bench/scale_run.py). Slow (~15 minutes),
+Each configuration is a fresh process and schema (bench/scale_run.py). Slow (~20 minutes),
 so `make bench` leaves it out; `make bench-scale` runs it.
 """
 
