@@ -254,12 +254,16 @@ class DigestComposer:
 
     def extras(self, segment_id: int) -> SegmentExtras:
         """A segment's reasons and followed cards, read once while it is being sent."""
-        if self._load_segment is None:
+        load = self._load_segment
+        if load is None:
             return SegmentExtras()
+        return self._remembered(segment_id, lambda: load(segment_id))
+
+    def _remembered(self, segment_id: int, make: Callable[[], SegmentExtras]) -> SegmentExtras:
+        """The segment's extras from the last SEGMENT_CACHE segments, or made and kept."""
         found = self._extras.get(segment_id)
         if found is None:
-            found = self._load_segment(segment_id)
-            self._extras[segment_id] = found
+            found = self._extras[segment_id] = make()
             if len(self._extras) > SEGMENT_CACHE:
                 self._extras.popitem(last=False)
         else:
@@ -308,12 +312,7 @@ class DigestComposer:
 
     def extras_for(self, delivery: ClaimedDelivery) -> SegmentExtras:
         """The segment's extras from the claim when it read them, else from the store."""
-        if delivery.segment_notes is None:
+        notes = delivery.segment_notes
+        if notes is None:
             return self.extras(delivery.segment_id)
-        found = self._extras.get(delivery.segment_id)
-        if found is None:
-            found = extras_of(delivery.paper_ids, *delivery.segment_notes)
-            self._extras[delivery.segment_id] = found
-            if len(self._extras) > SEGMENT_CACHE:
-                self._extras.popitem(last=False)
-        return found
+        return self._remembered(delivery.segment_id, lambda: extras_of(delivery.paper_ids, *notes))

@@ -502,18 +502,17 @@ def _write_chunk(
     the database, no RETURNING)."""
     segment_ids = _segments(session, edition_id, selections.values())
     rows = [
-        {"subscriber_id": reader_id, "segment_id": segment_ids[chosen.key]}
+        {
+            "edition_id": edition_id,
+            "subscriber_id": reader_id,
+            "segment_id": segment_ids[chosen.key],
+            "status": DeliveryStatus.PENDING,
+            "attempts": 0,
+            "updated_at": now,
+        }
         for reader_id, chosen in selections.items()
     ]
-    same = {
-        "edition_id": edition_id,
-        "status": DeliveryStatus.PENDING,
-        "attempts": 0,
-        "updated_at": now,
-    }
-    return insert_rows(
-        session, DELIVERIES, rows, conflict=["edition_id", "subscriber_id"], same=same
-    ).count
+    return insert_rows(session, DELIVERIES, rows, conflict=["edition_id", "subscriber_id"]).count
 
 
 def _segments(session: Session, edition_id: int, selections: Iterable[Selection]) -> dict[str, int]:

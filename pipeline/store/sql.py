@@ -129,7 +129,6 @@ def insert_rows(
     conflict: Sequence[str],
     returning: Sequence[str] = (),
     on_conflict_set: Mapping[str, str] | None = None,
-    same: Mapping[str, Any] | None = None,
 ) -> Written:
     """INSERT `rows` (every row with the same keys); a row that conflicts on the unique
     `conflict` columns is skipped, or, with `on_conflict_set` ({column: SQL expression over
@@ -144,20 +143,17 @@ def insert_rows(
     statement machinery costs more per value than SQLite does). Rows get no Python-side
     column defaults: give every value a NOT NULL column needs.
 
-    `same` holds values every row shares (an edition id, a status, "now"): on PostgreSQL
-    each is one scalar parameter, where an array of 5,000 copies cost the driver ~10 ms."""
+    On PostgreSQL a column whose value every row shares (an edition id, a status, "now") is
+    one scalar parameter, where an array of 5,000 copies cost the driver ~10 ms."""
     if not rows:
         return Written([], 0)
-    shared = dict(same or {})
-    if shared and not is_postgresql(session):
-        rows = [{**row, **shared} for row in rows]
-        shared = {}
+    if any(list(row) != list(rows[0]) for row in rows):
+        raise ValueError("every row must carry the same columns, in the same order")
+    shared: dict[str, Any] = {}
     if is_postgresql(session) and len(rows) > 1:
-        shared.update(_constant_columns(rows))
+        shared = _constant_columns(rows)
         rows = [{k: v for k, v in row.items() if k not in shared} for row in rows]
     names = list(rows[0])
-    if any(list(row) != names for row in rows):
-        raise ValueError("every row must carry the same columns, in the same order")
     dialect = session.get_bind().dialect
     quoted = dialect.identifier_preparer.quote
     columns = [*names, *shared]

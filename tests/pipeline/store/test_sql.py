@@ -152,9 +152,9 @@ def test_rows_must_agree_on_their_columns(store: Store) -> None:
 
 def test_values_every_row_shares_are_written_to_each(store: Store) -> None:
     shared = {"first_seen_at": NOW, "updated_at": NOW, "upvotes": 7, "categories": ["cs.AI"]}
-    rows = [{k: v for k, v in _row(n).items() if k not in shared} for n in range(1, 4)]
+    rows = [_row(n, **shared) for n in range(1, 4)]
     with write_transaction(store.sessions) as session:
-        written = insert_rows(session, PAPERS, rows, conflict=["key"], same=shared)
+        written = insert_rows(session, PAPERS, rows, conflict=["key"])
     assert written.count == 3
     with store.sessions() as session:
         papers = list(session.scalars(select(Paper).order_by(Paper.key)))
