@@ -88,7 +88,11 @@ def _plan_and_render(make_engine: Callable[[], AbstractContextManager[Engine]]) 
         size, templates_s, messages_s = 0, 0.0, 0.0
         for job in jobs:  # each segment's template, then its (only) reader's message
             t0 = time.perf_counter()
-            composer.template(job.edition_id, [str(pid) for pid in job.paper_ids])
+            # the template compose() then finds made: its reasons, and feedback links
+            extras = composer.extras_for(job)
+            composer.template(
+                job.edition_id, [str(p) for p in job.paper_ids], extras, feedback=True
+            )
             t1 = time.perf_counter()
             size = max(size, len(composer.compose(job).message))
             templates_s += t1 - t0

@@ -215,8 +215,8 @@ class DigestComposer:
             return template
         body = compiled.assemble(key[0], extras.reasons, extras.followed, feedback=feedback)
         template = MessageTemplate.build(
-            html=body.html,
-            text=body.text,
+            html=body.html_parts,
+            text=body.text_parts,
             subject=body.subject,
             from_addr=self.sender.address,
             from_name=self.sender.name,

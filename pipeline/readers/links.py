@@ -110,22 +110,27 @@ class Signer:
         self._feedback = ItsSigner(
             secret_key, salt=f"paperround.{FEEDBACK}", digest_method=hashlib.sha256
         )
-        # A digest signs one feedback token per card per reader: derive the key once (the
-        # signer would derive it again for every token).
+        # A digest signs an unsubscribe, a preferences and one feedback token per card per
+        # reader: derive each key once (the signer would derive it again for every token).
         self._feedback_key = self._feedback.derive_key()
+        self._keys = {
+            purpose: signer.derive_key()
+            for purpose, signer in self._signers.items()
+            if not isinstance(signer, TimestampSigner)
+        }
 
     def make(self, purpose: str, link_id: str, version: int) -> str:
         if not _LINK_ID.fullmatch(link_id):
             raise ValueError(f"not a link id: {link_id[:40]!r}")
-        return self._signers[purpose].sign(f"{link_id}-{version}").decode("ascii")
+        key = self._keys.get(purpose)
+        if key is None:  # an expiring purpose: the timestamp is the signer's to write
+            return self._signers[purpose].sign(f"{link_id}-{version}").decode("ascii")
+        return _signed(key, f"{link_id}-{version}".encode("ascii"))
 
     def make_feedback(self, link_id: str, version: int, paper_id: int) -> str:
         if not _LINK_ID.fullmatch(link_id):
             raise ValueError(f"not a link id: {link_id[:40]!r}")
-        value = f"{link_id}-{version}-{paper_id}".encode("ascii")
-        # what itsdangerous' Signer writes (HMAC-SHA256, its separator), in one C call
-        signature = hmac.digest(self._feedback_key, value, "sha256")
-        return (value + b"." + base64_encode(signature)).decode("ascii")
+        return _signed(self._feedback_key, f"{link_id}-{version}-{paper_id}".encode("ascii"))
 
     def check_feedback(self, token: str) -> FeedbackClaims:
         """The claims of a valid feedback token, else TokenError."""
@@ -162,6 +167,12 @@ class Signer:
         if not (dash and _LINK_ID.fullmatch(ident) and version.isdigit() and len(version) < 10):
             raise TokenError("This link is not valid.")
         return TokenClaims(link_id=ident, version=int(version))
+
+
+def _signed(key: bytes, value: bytes) -> str:
+    """What itsdangerous' Signer writes (HMAC-SHA256 under its derived key, its separator),
+    in one C call for the HMAC."""
+    return (value + b"." + base64_encode(hmac.digest(key, value, "sha256"))).decode("ascii")
 
 
 @dataclass(frozen=True)

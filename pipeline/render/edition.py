@@ -99,8 +99,8 @@ class CompiledEdition:
                 }
             )
         return SegmentBody(
-            html=self.html_pieces.join(order, shared, html_cards),
-            text=self.text_pieces.join(order, shared, text_cards),
+            html_parts=self.html_pieces.parts(order, shared, html_cards),
+            text_parts=self.text_pieces.parts(order, shared, text_cards),
             subject=digest_subject(self.content, len(order)),
         )
 

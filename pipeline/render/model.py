@@ -70,11 +70,20 @@ class EditionContent:
 
 @dataclass(frozen=True)
 class SegmentBody:
-    """A segment's HTML and text with the reader's links still as placeholders."""
+    """A segment's HTML and text with the reader's links still as placeholders, kept as the
+    parts they join from (the message encodes each part once per edition, not per segment)."""
 
-    html: str
-    text: str
+    html_parts: tuple[str, ...]
+    text_parts: tuple[str, ...]
     subject: str
+
+    @property
+    def html(self) -> str:
+        return "".join(self.html_parts)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.text_parts)
 
 
 def check_site(site_name: str, base_url: str, postal_address: str) -> None:

@@ -39,12 +39,14 @@ class Piece:
 
     def fill(self, values: Mapping[str, str]) -> str:
         """The text with every slot replaced (a slot without a value raises KeyError)."""
-        if len(self.parts) == 1:
-            return self.parts[0]
+        return "".join(self.filled(values))
+
+    def filled(self, values: Mapping[str, str]) -> list[str]:
+        """The literals and the slots' values, in order: the text unjoined."""
         parts = list(self.parts)
         for index in range(1, len(parts), 2):
             parts[index] = values[parts[index]]
-        return "".join(parts)
+        return parts
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,23 @@ class SplitDocument:
     ) -> str:
         """Head, the fragments at the given indexes numbered 1..n, tail. `shared` fills the
         slots of every piece; `per_paper[k]` those of the k-th fragment."""
-        out = [self.head.fill(shared)]
+        return "".join(self.parts(order, shared, per_paper))
+
+    def parts(
+        self,
+        order: Sequence[int],
+        shared: Mapping[str, str],
+        per_paper: Sequence[Mapping[str, str]] = (),
+    ) -> tuple[str, ...]:
+        """What `join` joins: the pieces' own literals (the same string objects every time,
+        so the mail encoder keeps their encoding) and the values between them."""
+        out = self.head.filled(shared)
         for number, index in enumerate(order, start=1):
             own = per_paper[number - 1] if per_paper else {}
-            out.append(self.fragments[index].fill({**shared, PAPER_NUMBER: str(number), **own}))
-        out.append(self.tail.fill(shared))
-        return "".join(out)
+            values = {**shared, PAPER_NUMBER: str(number), **own}
+            out += self.fragments[index].filled(values)
+        out += self.tail.filled(shared)
+        return tuple(out)
 
 
 def split_document(text: str, n_papers: int, start: str, end: str) -> tuple[SplitDocument, str]:

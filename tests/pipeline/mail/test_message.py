@@ -302,6 +302,57 @@ def test_splicing_equals_substitution(pieces: list[str], values: list[str]) -> N
     assert decoded == expected.replace("\r\n", "\n").replace("\r", "\n")
 
 
+# Tokens found in the encoded bytes: some begin with the hex digits an "=XX" escape is made of,
+# and long runs of text push soft line breaks into the middle of a token.
+_HEXY_TOKENS = ["PRxFEEDBACKx1x", "PRxFEEDBACKx10x", "C3A9xxxx", "ABCDEF0123", "3DPRxURL"]
+_hexy_texts = st.lists(
+    st.one_of(
+        st.text(st.sampled_from("aé=Ã© \t\n.x<>"), max_size=40),
+        st.integers(0, 90).map(lambda n: "x" * n),
+        st.sampled_from(["=", "é", "\u00a9", "=C3", " ", "\n", "PRxURL", "=PRxURL"]),
+    ),
+    max_size=8,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    pieces=st.lists(_hexy_texts, min_size=1, max_size=6),
+    order=st.lists(st.sampled_from(_HEXY_TOKENS), min_size=6, max_size=6),
+    values=st.lists(_values, min_size=5, max_size=5),
+)
+def test_splicing_finds_tokens_across_soft_breaks_and_beside_escapes(
+    pieces: list[str], order: list[str], values: list[str]
+) -> None:
+    source = "".join(piece + order[i] for i, piece in enumerate(pieces))
+    spliced = SplicedBody(source, _HEXY_TOKENS)
+    filled = dict(zip(_HEXY_TOKENS, values, strict=True))
+    encoded = b"".join(spliced.render({t: encode_value(v) for t, v in filled.items()}))
+    assert all(len(line) <= 76 for line in encoded.split(b"\r\n"))
+    assert len(spliced.slots) == len(pieces)
+    expected = "".join(piece + filled[order[i]] for i, piece in enumerate(pieces))
+    decoded = binascii.a2b_qp(encoded).decode("utf-8").replace("\r\n", "\n")
+    assert decoded == expected.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def test_an_escape_never_begins_a_token() -> None:
+    # "=" is encoded "=3D": the text "=PRxURL" must not be read as the token "3DPRxURL".
+    source = "a=PRxURL and 3DPRxURL\n"
+    spliced = SplicedBody(source, ["3DPRxURL"])
+    assert spliced.slots == ["3DPRxURL"]
+    encoded = b"".join(spliced.render({"3DPRxURL": encode_value("V")}))
+    assert binascii.a2b_qp(encoded) == b"a=PRxURL and V\r\n"
+
+
+def test_a_token_cut_by_a_soft_line_break_is_still_one_slot() -> None:
+    # 70 characters, then the token: the encoder breaks the line inside it.
+    source = "y" * 70 + "PRxFEEDBACKx1x" + " tail\n"
+    spliced = SplicedBody(source, ["PRxFEEDBACKx1x"])
+    assert spliced.slots == ["PRxFEEDBACKx1x"]
+    encoded = b"".join(spliced.render({"PRxFEEDBACKx1x": encode_value("https://e.org/f?t=1")}))
+    assert binascii.a2b_qp(encoded) == b"y" * 70 + b"https://e.org/f?t=1 tail\r\n"
+
+
 # --- DKIM ---------------------------------------------------------------------------------
 
 
