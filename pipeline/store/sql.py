@@ -34,6 +34,9 @@ class _Among(ColumnElement[bool]):
 
     inherit_cache = False  # the ids are part of the SQL text on SQLite: nothing to reuse
     type = Boolean()
+    # A condition in itself. Without this, SQLite (no native boolean) gets it as
+    # `(id IN (...)) = 1`, an expression no index serves: every batch scanned its whole table.
+    _is_implicitly_boolean = True
 
     def __init__(self, column: ColumnElement[Any], ids: list[int]) -> None:
         self.column = column

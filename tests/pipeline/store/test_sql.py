@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Table, func, select
 
 from pipeline.store import sql
-from pipeline.store.db import write_transaction
+from pipeline.store.db import create_engine_for, init_store, write_transaction
 from pipeline.store.models import Paper, Sighting, Source
 from pipeline.store.sql import insert_rows
 from tests.conftest import Store
@@ -176,3 +177,18 @@ def test_among_matches_a_batch_of_ids_and_an_empty_one(store: Store) -> None:
         assert list(session.scalars(select(Paper.id).where(sql.among(Paper.id, [ids[4]])))) == [
             ids[4]
         ]
+
+
+def test_among_is_looked_up_by_key_not_scanned_on_sqlite(tmp_path: Path) -> None:
+    # Beside another condition (as every caller has one), the id list must stay an index
+    # condition: rendered as `(id IN (...)) = 1` it made SQLite scan the table per batch.
+    engine = create_engine_for(f"sqlite:///{tmp_path}/plan.db")
+    init_store(engine)
+    statement = select(Paper.id).where(sql.among(Paper.id, [3, 1, 2]), Paper.upvotes > 0)
+    with engine.connect() as connection:
+        compiled = statement.compile(connection, compile_kwargs={"literal_binds": True})
+        assert "= 1" not in str(compiled)
+        plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
+    engine.dispose()
+    details = " ".join(str(row[-1]) for row in plan)
+    assert "SEARCH papers USING INTEGER PRIMARY KEY" in details, details
