@@ -65,6 +65,9 @@ log = logging.getLogger(__name__)
 class Composed:
     message: bytes
     message_id: str
+    # No line of `message` starts with "." (pipeline/mail/qp.py makes bodies so): the SMTP
+    # transport may skip dot-stuffing. Only a composer that knows it may say so.
+    transparent: bool = False
 
 
 class Composer(Protocol):
@@ -265,11 +268,12 @@ class _Batch:
             if self.on_settled is not None:
                 self.on_settled(status)
 
-    def _begin(self, delivery: ClaimedDelivery, message: bytes) -> Exchange:
+    def _begin(self, delivery: ClaimedDelivery, composed: Composed) -> Exchange:
         recipient = smtp_address(delivery.email)  # IDN domains as A-labels (RFC 5891)
         sender = self.composer.envelope_from
+        message = composed.message
         if self.staged is not None:
-            return self.staged.begin(sender, recipient, message)
+            return self.staged.begin(sender, recipient, message, transparent=composed.transparent)
         return _WholeSend(self.transport, sender, recipient, message)
 
     def _stopped(
@@ -329,7 +333,7 @@ class _Batch:
                     return
                 upcoming = self._compose(later) if later is not None else None
                 continue
-            exchange = self._begin(delivery, composed.message)  # the envelope, not the body
+            exchange = self._begin(delivery, composed)  # the envelope, not the body
             try:
                 next_up = (delivery, composed.message_id)
                 write = self.ledger.write_soon(in_flight, next_up, self.clock())

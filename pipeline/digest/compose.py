@@ -308,7 +308,8 @@ class DigestComposer:
             message_id,
             extras=self.extras_for(delivery),
         )
-        return Composed(message=message, message_id=message_id)
+        # render_for's messages (DKIM-signed or not) start no line with ".": no dot-stuffing
+        return Composed(message=message, message_id=message_id, transparent=True)
 
     def extras_for(self, delivery: ClaimedDelivery) -> SegmentExtras:
         """The segment's extras from the claim when it read them, else from the store."""

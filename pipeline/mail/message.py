@@ -182,7 +182,11 @@ class MessageTemplate:
         message_id: str | None = None,
         date: datetime | None = None,
     ) -> bytes:
-        """One reader's complete message (CRLF line endings, 7-bit), ready for SMTP DATA."""
+        """One reader's complete message (CRLF line endings, 7-bit), ready for SMTP DATA.
+
+        No line of it starts with "." (its headers are ours, its bodies quoted-printable from
+        pipeline/mail/qp.py), so it needs no dot-stuffing; tests/pipeline/mail/test_message.py
+        checks it on hostile content."""
         check_address("to_addr", to_addr)
         check_uri("unsubscribe_url", unsubscribe_url, ("https://", "http://"))
         unsubscribe = f"<{unsubscribe_url}>"

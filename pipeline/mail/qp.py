@@ -1,16 +1,20 @@
 """Quoted-printable bodies encoded once, with per-reader values spliced in as bytes.
 
 Why this is correct: quoted-printable (RFC 2045 section 6.7, rule 5) has "soft line breaks",
-an "=" at the end of an encoded line that decoders remove. Every pre-encoded chunk is made to
-end at the start of a line (with its own hard line break or an added soft one), so a value
-encoded on its own can be inserted between two chunks: the decoded text is exactly
-chunk + value + chunk, and every encoded line stays within 76 characters.
+an "=" at the end of an encoded line that decoders remove. Every encoded chunk here ends at
+the start of a line (with its own hard line break or a soft one), so a value encoded on its
+own can be inserted between two chunks: the decoded text is exactly chunk + value + chunk.
 
 The same holds one level up: a segment's body arrives as the parts it was joined from (the
 compiled edition's literal pieces and the segment's few words between them), and each part is
 encoded once and kept, so a segment costs a join of bytes that earlier segments already
 encoded, however many placeholders its cards carry. Per reader only a few short values are
 encoded.
+
+Every encoded line is at most 76 characters (RFC 2045's limit) and none starts with ".",
+which is written "=2E" there (RFC 2049 section 3 suggests it for robust transport). So a
+body made here needs no SMTP dot-stuffing (RFC 5321 section 4.5.2): the transport can skip
+a pass over every message (pipeline/mail/smtp.py).
 """
 
 from __future__ import annotations
@@ -21,6 +25,48 @@ from collections.abc import Collection, Mapping, Sequence
 from functools import lru_cache
 
 SOFT_BREAK = b"=\r\n"
+_WIDTH = 75  # characters of a line before its soft break's "=": 76 in all
+_ATOM = re.compile(rb"=[0-9A-F]{2}|[^=]")  # what a line may be broken between
+
+
+def _fold(flat: bytes) -> list[bytes]:
+    """One line's encoding without line breaks, as lines of at most 75 characters, none
+    starting with "."; an escape is never split."""
+    if len(flat) <= _WIDTH and not flat.startswith(b"."):
+        return [flat]
+    if b"=" not in flat:  # no escapes: cut by length (every link of a digest)
+        return _fold_literal(flat)
+    atoms = _ATOM.findall(flat)
+    if sum(map(len, atoms)) != len(flat):
+        raise ValueError("not quoted-printable without line breaks")  # never loses a byte
+    lines: list[bytes] = []
+    line = bytearray()
+    for atom in atoms:
+        if len(line) + len(atom) > _WIDTH:
+            lines.append(bytes(line))
+            line = bytearray()
+        line += b"=2E" if not line and atom == b"." else atom
+    lines.append(bytes(line))
+    return lines
+
+
+def _fold_literal(raw: bytes) -> list[bytes]:
+    """`_fold` of bytes without escapes, by slicing."""
+    lines = []
+    at = 0
+    while at < len(raw):
+        if raw[at] == 0x2E:  # "."
+            lines.append(b"=2E" + raw[at + 1 : at + _WIDTH - 2])
+            at += _WIDTH - 2
+        else:
+            lines.append(raw[at : at + _WIDTH])
+            at += _WIDTH
+    return lines
+
+
+def _flat(text: str) -> bytes:
+    """`text` (one line, no line break) encoded, without binascii's soft line breaks."""
+    return binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"=\n", b"")
 
 
 # Encoded lines, shared by every segment of an edition (they differ in which papers they
@@ -30,24 +76,11 @@ _LINES: dict[str, bytes] = {}
 _LINES_LIMIT = 50_000
 
 
-def _b2a(data: bytes) -> bytes:
-    """binascii's encoder, within 76 characters a line: it escapes a line's trailing space or
-    tab ("=20") after counting the line's length, so a line of 74 characters and a space
-    comes out 77 long. Such a line is broken once more, before the escape."""
-    encoded = binascii.b2a_qp(data, istext=True)
-    newline = b"\n" if encoded.endswith(b"\n") else b""
-    body = encoded.removesuffix(newline)
-    head, separator, last = body.rpartition(b"=\n")
-    if len(last) <= 76:
-        return encoded
-    return head + separator + last[:-3] + b"=\n" + last[-3:] + newline
-
-
 def _encode_line(line: str) -> bytes:
     """One complete line (without its line break) followed by a hard line break."""
     encoded = _LINES.get(line)
     if encoded is None:
-        encoded = _b2a((line + "\n").encode("utf-8"))
+        encoded = SOFT_BREAK.join(_fold(_flat(line))) + b"\r\n"
         if len(_LINES) >= _LINES_LIMIT:
             _LINES.clear()
         _LINES[line] = encoded
@@ -55,13 +88,14 @@ def _encode_line(line: str) -> bytes:
 
 
 def qp_encode(text: str) -> bytes:
-    """UTF-8 quoted-printable with CRLF line breaks (RFC 5322 section 2.3).
+    """UTF-8 quoted-printable with CRLF line breaks (RFC 5322 section 2.3), ending at the
+    start of a line: a text that does not end with a line break gets a soft one.
 
     Quoted-printable is line-local (a hard line break ends every encoded line; soft breaks are
-    made within a line), so encoding line by line gives the bytes of encoding the whole text
-    (tests/pipeline/mail/test_qp.py), lines binascii makes too long aside. Lines come from a
-    cache, looked up in C when all are known: 10,000 segments of one edition re-encode almost
-    nothing (bench/digest.py).
+    made within a line), so each line is encoded on its own and kept: lines come from a cache,
+    looked up in C when all are known, and 10,000 segments of one edition re-encode almost
+    nothing (bench/digest.py). Trailing spaces are escaped ("=20") at the end of the text too,
+    so nothing depends on what follows it.
     """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     last = lines.pop()
@@ -70,31 +104,13 @@ def qp_encode(text: str) -> bytes:
     except KeyError:
         encoded = [_encode_line(line) for line in lines]
     if last:
-        encoded.append(_b2a(last.encode("utf-8")))
-    return b"".join(encoded).replace(b"\n", b"\r\n")
-
-
-def to_line_start(encoded: bytes) -> bytes:
-    """Make `encoded` end at the start of a line, adding a soft line break if needed."""
-    if not encoded or encoded.endswith(b"\r\n"):
-        return encoded
-    head, separator, last = encoded.rpartition(b"\r\n")
-    if len(last) < 76:
-        return encoded + SOFT_BREAK
-    # The last line is already 76 characters, the most RFC 2045 allows, so break it once more
-    # at 73-75, never inside an "=XX" escape ("=" only ever starts an escape here).
-    cut = 75
-    if last[74] == ord("="):
-        cut = 74
-    elif last[73] == ord("="):
-        cut = 73
-    return head + separator + last[:cut] + SOFT_BREAK + last[cut:] + SOFT_BREAK
+        encoded.append(b"".join(line + SOFT_BREAK for line in _fold(_flat(last))))
+    return b"".join(encoded)
 
 
 # Printable ASCII but "=" and space: quoted-printable leaves these as they are, so a value
 # made only of them (a URL, a token) needs soft line breaks and nothing else.
 _LITERAL = re.compile(rb"[!-<>-~]*")
-_LINE = 75  # characters before a soft break's "=": 76 in all, the most RFC 2045 allows
 
 
 def encode_value(value: str) -> bytes:
@@ -103,14 +119,14 @@ def encode_value(value: str) -> bytes:
     raw = value.encode("utf-8")
     if _LITERAL.fullmatch(raw):
         return wrap_literal(raw)
-    return to_line_start(qp_encode(value))
+    return qp_encode(value)
 
 
 def wrap_literal(raw: bytes) -> bytes:
     """`raw`, made only of characters quoted-printable keeps as they are, in soft-broken lines."""
-    if len(raw) <= _LINE:
+    if len(raw) <= _WIDTH and not raw.startswith(b"."):
         return raw + SOFT_BREAK
-    return b"".join(raw[i : i + _LINE] + SOFT_BREAK for i in range(0, len(raw), _LINE))
+    return b"".join(line + SOFT_BREAK for line in _fold_literal(raw))
 
 
 @lru_cache(maxsize=256)
@@ -132,7 +148,7 @@ _PARTS_LIMIT = 20_000
 def _encode_part(part: str, placeholders: frozenset[str]) -> _Encoded:
     """One part cut at its tokens, every chunk ending at the start of a line."""
     cut = _token_pattern(placeholders).split(part) if placeholders else [part]
-    chunks = [to_line_start(qp_encode(text)) for text in cut[0::2]]
+    chunks = [qp_encode(text) for text in cut[0::2]]
     return chunks[0], tuple(zip(cut[1::2], chunks[1:], strict=True))
 
 

@@ -25,10 +25,15 @@ def describe(exc: BaseException) -> str:
     return one_line(f"{type(exc).__name__}: {exc}", 300)
 
 
-def dot_stuff(message: bytes) -> bytes:
-    """The DATA payload: leading dots doubled and the final "." line (RFC 5321 4.5.2)."""
+def dot_stuff(message: bytes, *, transparent: bool = False) -> bytes:
+    """The DATA payload: leading dots doubled and the final "." line (RFC 5321 4.5.2).
+
+    A `transparent` message (no line starts with ".") is only terminated: the doubling pass
+    reads the whole message, ~150 us for a 60 KB digest, a tenth of sending it."""
     if not message.endswith(b"\r\n"):
         message += b"\r\n"
+    if transparent:
+        return message + b".\r\n"
     # bytes.replace, not a MULTILINE regex: the same result ("." at the start or after any
     # LF), ~50x faster on a 100 KB digest, and this runs once per message.
     stuffed = message.replace(b"\n.", b"\n..")
@@ -145,9 +150,12 @@ class SmtpTransport:
         exchange.send_body()
         return exchange.outcome()
 
-    def begin(self, envelope_from: str, to_addr: str, message: bytes) -> SmtpExchange:
+    def begin(
+        self, envelope_from: str, to_addr: str, message: bytes, *, transparent: bool = False
+    ) -> SmtpExchange:
         """Open the SMTP transaction of `message` and write its envelope; with PIPELINING
-        the replies are read by `envelope_ready`, so the caller can work in between."""
+        the replies are read by `envelope_ready`, so the caller can work in between.
+        `transparent`: no line of `message` starts with "." (StagedTransport.begin)."""
         try:
             check_address("envelope_from", envelope_from)
             check_address("to_addr", to_addr)
@@ -173,7 +181,7 @@ class SmtpTransport:
         # smtplib.sendmail() would hide where a failure happened. Calling MAIL, RCPT, DATA and
         # sending the body ourselves tells "lost before the body was sent" (safe to retry)
         # from "lost after it, before the reply" (may be delivered: unknown).
-        payload = dot_stuff(message)
+        payload = dot_stuff(message, transparent=transparent)
         try:
             options = [f"SIZE={len(payload)}"] if conn.has_extn("size") else []
             if conn.has_extn("pipelining"):

@@ -85,7 +85,11 @@ class StagedTransport(Transport, Protocol):
     loop composes the next message while the server answers this one, and writes the next
     envelope while the ledger commits (pipeline/delivery/sending.py)."""
 
-    def begin(self, envelope_from: str, to_addr: str, message: bytes) -> Exchange:
+    def begin(
+        self, envelope_from: str, to_addr: str, message: bytes, *, transparent: bool = False
+    ) -> Exchange:
         """Write the envelope for `message` (not the message); never raises for network or
-        server trouble, which the exchange's outcome reports instead."""
+        server trouble, which the exchange's outcome reports instead. `transparent` says no
+        line of `message` starts with "." (as no message of pipeline/mail/message.py does),
+        so it goes out without the dot-stuffing pass (RFC 5321 section 4.5.2)."""
         ...

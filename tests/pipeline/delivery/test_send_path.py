@@ -70,10 +70,12 @@ class _RecordingTransport(SmtpTransport):
         super().__init__(SmtpTransport.from_url(url).config)
         self.log, self.store, self.ids = log, store, ids
 
-    def begin(self, envelope_from: str, to_addr: str, message: bytes) -> _RecordingExchange:  # type: ignore[override]
+    def begin(  # type: ignore[override]
+        self, envelope_from: str, to_addr: str, message: bytes, *, transparent: bool = False
+    ) -> _RecordingExchange:
         delivery_id = self.ids[to_addr]
         self.log.append(("envelope", delivery_id, _status(self.store, delivery_id)))
-        inner = super().begin(envelope_from, to_addr, message)
+        inner = super().begin(envelope_from, to_addr, message, transparent=transparent)
         return _RecordingExchange(inner, delivery_id, self.log, self.store)
 
 

@@ -353,6 +353,33 @@ def test_a_token_cut_by_a_soft_line_break_is_still_one_slot() -> None:
     assert binascii.a2b_qp(encoded) == b"y" * 70 + b"https://e.org/f?t=1 tail\r\n"
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.lists(st.sampled_from([".", "\n.", "x" * 74, "é", " ", "\n", "..", "a"]), max_size=30),
+    html=st.lists(st.sampled_from([".", "\n.", "y" * 75, "<p>", "\t", "\n", "=."]), max_size=30),
+    value=st.text(st.sampled_from('.a/é="<'), min_size=1, max_size=200),
+)
+def test_no_line_of_a_message_starts_with_a_dot(
+    text: list[str], html: list[str], value: str
+) -> None:
+    # What lets the transport skip dot-stuffing: a line "." would end SMTP DATA early.
+    token = "PRTOKvalue"
+    template = MessageTemplate.build(
+        html=["".join(html), token, ".\n"],
+        text=["".join(text) + token, "\n." + "z" * 80],
+        subject=". a subject",
+        from_addr="digest@papers.example.org",
+        from_name=".Paperround",
+        list_id="Paperround daily <daily.papers.example.org>",
+        feedback_id="",
+        sender_domain="papers.example.org",
+    )
+    message = render(template, personal={token: value}, unsubscribe_url="https://e.org/.u")
+    assert not message.startswith(b".") and b"\n." not in message
+    parsed = parse(message)
+    assert body(parsed, "plain").startswith("".join(text).replace("\r", "\n") + value)
+
+
 # --- DKIM ---------------------------------------------------------------------------------
 
 
@@ -385,6 +412,7 @@ def test_dkim_signature_verifies_and_covers_list_unsubscribe(rsa_key: tuple[byte
     signer = DkimSigner("pr2025", "papers.example.org", private_pem)
     signed = signer.sign(render(make_template(subject="Ünïcode — signed")))
     assert signed.startswith(b"DKIM-Signature:")
+    assert b"\n." not in signed  # the signature's folded lines start with white space
     assert dkim.verify(signed, dnsfunc=dnsfunc)
     assert asked == [b"pr2025._domainkey.papers.example.org."]
     header = parse(signed)["DKIM-Signature"]

@@ -110,6 +110,20 @@ def test_hundred_messages_share_one_connection(server: ScriptedSmtpServer) -> No
     assert [m.data for m in server.messages] == [message(n) for n in range(100)]
 
 
+def test_a_transparent_message_goes_out_as_it_is(server: ScriptedSmtpServer) -> None:
+    # A message that starts no line with "." (what pipeline/mail/message.py makes) skips the
+    # dot-stuffing pass and still arrives byte for byte; one that does is stuffed as ever.
+    clean = message(1).replace(b"\r\n.", b"\r\n=2E")
+    transport = SmtpTransport.from_url(server.url)
+    exchange = transport.begin(FROM, "r1@example.net", clean, transparent=True)
+    assert exchange.envelope_ready() is None
+    exchange.send_body()
+    assert exchange.outcome().status == SendStatus.SENT
+    assert transport.send(FROM, "r2@example.net", message(2)).status == SendStatus.SENT
+    transport.close()
+    assert [m.data for m in server.messages] == [clean, message(2)]
+
+
 def test_451_is_retry_and_the_connection_keeps_working(server: ScriptedSmtpServer) -> None:
     server.reply_to_rcpt("busy@example.net", "451 4.3.0 Mailbox busy, try later")
     with SmtpTransport.from_url(server.url) as transport:
