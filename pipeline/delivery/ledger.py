@@ -573,7 +573,7 @@ class Ledger:
         driver = self._connection().connection.driver_connection
         assert isinstance(driver, sqlite3.Connection)
         statement, params = "BEGIN IMMEDIATE", None
-        mark_lost = False
+        marked = 0
         try:
             driver.execute(statement)
             try:
@@ -588,7 +588,7 @@ class Ledger:
                 if mark_params is not None:
                     # A failed mark leaves the settle to commit: that outcome is what happened.
                     statement, params = self._sql.mark, mark_params
-                    mark_lost = driver.execute(statement, params).rowcount != 1
+                    marked = driver.execute(statement, params).rowcount
                 statement, params = "COMMIT", None
                 driver.execute(statement)
             except BaseException:
@@ -597,10 +597,7 @@ class Ledger:
                 raise
         except sqlite3.Error as exc:  # as SQLAlchemy would raise it, for the callers' handlers
             raise DBAPIError.instance(statement, params, exc, sqlite3.Error) from exc
-        if mark_lost and mark_params is not None:
-            raise LostClaim(
-                f"delivery {mark_params['id']} is no longer claimed by this sender", final
-            )
+        self._check(values, mark_params, final, (1, marked))  # the settle was checked above
 
     def _settle_and_mark_in_one_statement(
         self,
