@@ -124,9 +124,7 @@ def encode_value(value: str) -> bytes:
 
 def wrap_literal(raw: bytes) -> bytes:
     """`raw`, made only of characters quoted-printable keeps as they are, in soft-broken lines."""
-    if len(raw) <= _WIDTH and not raw.startswith(b"."):
-        return raw + SOFT_BREAK
-    return b"".join(line + SOFT_BREAK for line in _fold_literal(raw))
+    return b"".join(line + SOFT_BREAK for line in _fold(raw))
 
 
 @lru_cache(maxsize=256)
